@@ -26,6 +26,7 @@
 #define TXN_F_CONN_REFUSED	0x10 /* client: connect() failed (issue 3) */
 
 struct http_txn {
+	uint64_t txn_id;	/* unique per exchange, the same in on_request and on_txn */
 	uint32_t tgid;
 	uint32_t req_tid;	/* thread that read (server) / wrote (client) the request head */
 	uint32_t resp_tid;	/* thread that wrote (server) / read (client) the response head */
