@@ -1,6 +1,357 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Placeholder until the loader lands; replaced by the real entry point. */
-int main(void)
+/*
+ * main.c - spanbpf: HTTP/1.x spans of unmodified programs, from syscall
+ * tracepoints to an OTLP/HTTP collector.
+ *
+ * Threads: this one reads the ring buffer and builds spans (tracker →
+ * builder); the exporter's thread batches and sends them.  Signal handlers
+ * only set flags.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "builder.h"
+#include "config.h"
+#include "console.h"
+#include "exporter.h"
+#include "log.h"
+#include "portscan.h"
+#include "probe.h"
+#include "tracker.h"
+
+#define POLL_MS 10			/* ring buffer drain period */
+#define SWEEP_NS 100000000ull		/* tracker idle checks */
+#define SUMMARY_NS 60000000000ull	/* self-metrics summary line */
+#define SHUTDOWN_NS 5000000000ull	/* flush deadline on SIGTERM */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
 {
+	stop_requested = sig;
+}
+
+struct agent {
+	struct config cfg;
+	struct tracker *tracker;
+	struct builder *builder;
+	struct exporter *exporter;
+	struct probe *probe;
+	bool console;
+	uint64_t events;
+	uint64_t bad_records;
+	uint64_t spans_built;
+	uint64_t spans_dropped;
+};
+
+static uint64_t now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A finished exchange: build its span, print it if asked, queue it. */
+static void on_txn(const struct http_txn *txn, void *ctx)
+{
+	struct agent *a = ctx;
+	struct span *span = builder_build(a->builder, txn);
+
+	if (!span)
+		return;
+	a->spans_built++;
+	if (a->console) {
+		char line[2048];
+
+		console_format(span, line, sizeof(line));
+		fputs(line, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+	if (!exporter_submit(a->exporter, span))
+		a->spans_dropped++;
+}
+
+/* One ring buffer record; it is only valid during this call. */
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct sb_event *ev = data;
+
+	a->events++;
+	if (size < sizeof(*ev)) {
+		a->bad_records++;
+		return 0;
+	}
+	switch (ev->type) {
+	case SB_EV_DATA:
+	case SB_EV_CLOSE:
+	case SB_EV_CONNECT:
+		tracker_on_event(a->tracker, ev, size);
+		break;
+	case SB_EV_PROC_EXIT:
+		tracker_proc_exit(a->tracker, ev->tgid);
+		builder_proc_exit(a->builder, ev->tgid);
+		break;
+	default:
+		a->bad_records++;
+	}
 	return 0;
+}
+
+static void log_summary(struct agent *a, const char *when)
+{
+	uint64_t kc[SB_CNT_MAX] = { 0 };
+	struct exporter_stats es;
+	struct tracker_stats ts;
+
+	if (a->probe)
+		probe_counters(a->probe, kc);
+	exporter_stats(a->exporter, &es);
+	tracker_stats(a->tracker, &ts);
+	log_info("%s: events_read=%" PRIu64 " events_lost=%" PRIu64 " txns=%" PRIu64
+		 " spans_built=%" PRIu64 " spans_exported=%" PRIu64 " spans_dropped_queue_full=%" PRIu64
+		 " spans_dropped_rejected=%" PRIu64 " spans_failed=%" PRIu64 " export_requests=%" PRIu64
+		 " export_retries=%" PRIu64 " queue=%" PRIu64 " parse_errors=%" PRIu64,
+		 when, a->events, kc[SB_CNT_RB_FULL], ts.txns, a->spans_built, es.exported,
+		 es.dropped_queue_full, es.dropped_rejected, es.failed, es.requests, es.retries,
+		 es.queued, ts.parse_errors);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: spanbpf [OPTIONS]\n"
+		"Trace the HTTP/1.x traffic of the programs on this host with eBPF and export it\n"
+		"as OpenTelemetry spans over OTLP/HTTP.\n"
+		"\n"
+		"  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH
+		" if present,\n"
+		"                      else built-in defaults)\n"
+		"      --check-config  validate the configuration and exit (0 = valid)\n"
+		"      --console       also print each finished span as one line on stdout\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n"
+		"\n"
+		"Needs root (see README.md, \"Privileges\").  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,\n"
+		"OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_COMPRESSION override the file.\n");
+}
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+/* Load defaults, the file and the environment; print every problem. */
+static int load_config(struct config *cfg, const char *path, bool explicit_path)
+{
+	struct config_errors *errs = calloc(1, sizeof(*errs));
+	int n = 0;
+
+	if (!errs) {
+		log_error("out of memory");
+		return -1;
+	}
+	config_defaults(cfg);
+	if (path && (explicit_path || access(path, F_OK) == 0))
+		n = config_load_file(cfg, path, errs);
+	if (n == 0 && config_apply_env(cfg, env_get, errs) != 0)
+		n = errs->count ? (int)errs->count : 1;
+	if (n) {
+		size_t shown = errs->count < CONFIG_MAX_ERRORS ? errs->count : CONFIG_MAX_ERRORS;
+
+		for (size_t i = 0; i < shown; i++)
+			fprintf(stderr, "%s\n", errs->msg[i]);
+		if (errs->count > shown)
+			fprintf(stderr, "... and %zu more problems\n", errs->count - shown);
+	}
+	free(errs);
+	return n ? -1 : 0;
+}
+
+/* filters.ports: trace the processes already listening on those ports. */
+static void select_existing_listeners(struct agent *a)
+{
+	uint32_t tgids[1024];
+	int n = portscan_listeners("/proc", a->cfg.ports, a->cfg.nports, tgids, 1024);
+
+	for (int i = 0; i < n; i++) {
+		if (tgids[i] == (uint32_t)getpid())
+			continue;
+		if (probe_trace_tgid(a->probe, tgids[i]))
+			log_warn("cannot trace pid %u: BPF map full", tgids[i]);
+		else
+			log_debug("tracing pid %u (listens on a port in filters.ports)", tgids[i]);
+	}
+	log_info("filters.ports: %d process(es) already listening", n < 0 ? 0 : n);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "console", no_argument, NULL, 'o' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent a = { 0 };
+	const char *config_path = CONFIG_DEFAULT_PATH;
+	bool explicit_path = false, check_only = false;
+	struct tracker_opts topts = { 0 };
+	struct builder_opts bopts = { 0 };
+	struct exporter_opts eopts = { 0 };
+	struct probe_opts popts = { 0 };
+	struct sigaction sa = { 0 };
+	uint64_t next_sweep, next_summary;
+	char host[256];
+	int opt, err, undelivered, rc = 1;
+
+	while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			explicit_path = true;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'o':
+			a.console = true;
+			break;
+		case 'V':
+			printf("spanbpf %s\n", SPANBPF_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "spanbpf: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	if (load_config(&a.cfg, config_path, explicit_path)) {
+		fprintf(stderr, "spanbpf: invalid configuration%s%s\n",
+			explicit_path || access(config_path, F_OK) == 0 ? " in " : "",
+			explicit_path || access(config_path, F_OK) == 0 ? config_path : "");
+		return 2;
+	}
+	if (check_only) {
+		printf("%s: configuration is valid\n",
+		       explicit_path || access(config_path, F_OK) == 0 ? config_path : "defaults");
+		return 0;
+	}
+	log_set_level(a.cfg.log_level);
+
+	/* Signals only set a flag; the loop below notices within POLL_MS. */
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("libcurl initialisation failed");
+		return 1;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+
+	eopts.endpoint = a.cfg.exporter_endpoint;
+	eopts.compression = a.cfg.compression;
+	eopts.batch_max_spans = a.cfg.batch_max_spans;
+	eopts.batch_timeout_ns = a.cfg.batch_timeout_ns;
+	eopts.queue_max_spans = 65536;
+	eopts.timeout_ns = 10000000000ull;
+	eopts.user_agent = "spanbpf/" SPANBPF_VERSION;
+	a.exporter = exporter_start(&eopts);
+	if (!a.exporter) {
+		log_error("starting the exporter failed");
+		goto out;
+	}
+	bopts.record_query = a.cfg.record_query;
+	bopts.host_name = host;
+	bopts.proc_root = "/proc";
+	bopts.scope_version = SPANBPF_VERSION;
+	a.builder = builder_new(&bopts);
+	a.tracker = tracker_new(&topts, NULL, on_txn, &a);
+	if (!a.builder || !a.tracker) {
+		log_error("out of memory");
+		goto out;
+	}
+
+	popts.self_tgid = (uint32_t)getpid();
+	popts.ports = a.cfg.ports;
+	popts.nports = a.cfg.nports;
+	popts.on_event = on_event;
+	popts.ctx = &a;
+	err = probe_open(&a.probe, &popts);
+	if (err)
+		goto out;
+	if (a.cfg.nports)
+		select_existing_listeners(&a);
+
+	log_info("spanbpf %s ready: tracing %s, exporting to %s (%s)", SPANBPF_VERSION,
+		 a.cfg.nports ? "processes listening on filters.ports" : "every process",
+		 a.cfg.exporter_endpoint, a.cfg.compression == COMPRESSION_GZIP ? "gzip" : "uncompressed");
+
+	next_sweep = now_mono_ns() + SWEEP_NS;
+	next_summary = now_mono_ns() + SUMMARY_NS;
+	while (!stop_requested) {
+		uint64_t now;
+
+		err = probe_poll(a.probe, POLL_MS);
+		if (err < 0 && err != -EINTR) {
+			log_error("reading the ring buffer failed: %s", strerror(-err));
+			break;
+		}
+		now = now_mono_ns();
+		if (now >= next_sweep) {
+			tracker_sweep(a.tracker, now);
+			next_sweep = now + SWEEP_NS;
+		}
+		if (now >= next_summary) {
+			log_summary(&a, "summary");
+			next_summary = now + SUMMARY_NS;
+		}
+	}
+	if (stop_requested)
+		log_info("received %s: draining and flushing (up to %llus)",
+			 stop_requested == SIGTERM ? "SIGTERM" : "SIGINT", SHUTDOWN_NS / 1000000000ull);
+	/* Take what the kernel already handed over, then stop reading. */
+	probe_poll(a.probe, 0);
+	rc = err < 0 && err != -EINTR ? 1 : 0;
+
+out:
+	if (a.exporter && a.tracker)
+		log_summary(&a, "final");
+	probe_close(a.probe);
+	a.probe = NULL;
+	if (a.exporter) {
+		undelivered = exporter_stop(a.exporter, SHUTDOWN_NS);
+		log_info("exit: %d span(s) could not be delivered", undelivered);
+	}
+	tracker_free(a.tracker);
+	builder_free(a.builder);
+	curl_global_cleanup();
+	return rc;
 }

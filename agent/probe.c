@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * probe.c - open → configure → load → attach the BPF skeleton, and drain
+ * its ring buffer.  Every way the kernel can refuse us is turned into a
+ * message that says what to do.
+ */
+#include "probe.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "spanbpf.skel.h"
+
+#define DEFAULT_RINGBUF_BYTES (4u << 20)
+
+struct probe {
+	struct spanbpf_bpf *skel;
+	struct ring_buffer *rb;
+	int ncpus;
+};
+
+/* libbpf's own messages go to our log at debug level (warnings at warn). */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int lvl = level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG;
+
+	if (lvl > log_level_active)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_write(lvl, "libbpf: %s", buf);
+	return 0;
+}
+
+/* Effective capability bit from /proc/self/status. */
+static bool has_cap(int cap)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	return found && (eff >> cap) & 1;
+}
+
+#define CAP_SYS_ADMIN 21
+#define CAP_PERFMON 38
+#define CAP_BPF 39
+
+static int check_privileges(void)
+{
+	if (has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_PERFMON)))
+		return 0;
+	log_error("spanbpf must run as root (or with CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and "
+		  "CAP_SYS_RESOURCE, plus CAP_SYS_ADMIN on kernels before 5.8): "
+		  "run it with sudo, or see README.md, \"Privileges\"");
+	return -EPERM;
+}
+
+static int check_btf(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		return 0;
+	log_error("this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): spanbpf needs a "
+		  "kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 11+, Ubuntu 20.10+, RHEL 8.2+ have it)");
+	return -ENOTSUP;
+}
+
+static bool dir_has(const char *dir, const char *sub)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	return stat(path, &st) == 0;
+}
+
+/*
+ * libbpf resolves tracepoints through tracefs: /sys/kernel/debug/tracing when
+ * that path exists, else /sys/kernel/tracing.  A fresh host may have neither
+ * mounted; mount tracefs where libbpf will look.
+ */
+static int ensure_tracefs(void)
+{
+	const char *dir = access("/sys/kernel/debug/tracing", F_OK) == 0 ? "/sys/kernel/debug/tracing"
+									   : "/sys/kernel/tracing";
+
+	if (dir_has(dir, "events/syscalls"))
+		return 0;
+	if (mount("tracefs", dir, "tracefs", 0, NULL) != 0 && errno != EBUSY) {
+		log_error("tracefs is not mounted at %s and mounting it failed (%s): run "
+			  "\"mount -t tracefs tracefs %s\" as root, or give the agent that mount "
+			  "(in a container: bind-mount the host's /sys/kernel/tracing)",
+			  dir, strerror(errno), dir);
+		return -errno;
+	}
+	if (!dir_has(dir, "events/syscalls")) {
+		log_error("%s has no events/syscalls: this kernel was built without "
+			  "CONFIG_FTRACE_SYSCALLS, which spanbpf needs", dir);
+		return -ENOTSUP;
+	}
+	log_info("mounted tracefs at %s", dir);
+	return 0;
+}
+
+static void explain_load_error(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		log_error("the kernel refused to load the BPF programs (%s): run as root; in a "
+			  "container add CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE (or --privileged), "
+			  "and check kernel.unprivileged_bpf_disabled / lockdown mode",
+			  strerror(-err));
+	else
+		log_error("loading the BPF programs failed: %s (run with log.level: debug for the "
+			  "verifier's log)", strerror(-err));
+}
+
+int probe_open(struct probe **out, const struct probe_opts *opts)
+{
+	struct probe *p;
+	size_t rb_bytes = opts->ringbuf_bytes ? opts->ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
+	int err;
+
+	*out = NULL;
+	libbpf_set_print(libbpf_log);
+	err = check_privileges();
+	if (!err)
+		err = check_btf();
+	if (!err)
+		err = ensure_tracefs();
+	if (err)
+		return err;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ncpus = libbpf_num_possible_cpus();
+	if (p->ncpus <= 0) {
+		log_error("cannot count the possible CPUs: %s", strerror(-p->ncpus));
+		err = p->ncpus;
+		goto fail;
+	}
+
+	/* Open: settings reach the programs as read-only globals. */
+	p->skel = spanbpf_bpf__open();
+	if (!p->skel) {
+		err = -errno;
+		log_error("opening the BPF object failed: %s", strerror(errno));
+		goto fail;
+	}
+	p->skel->rodata->self_tgid = opts->self_tgid;
+	p->skel->rodata->filter_by_tgid = opts->nports > 0;
+	p->skel->rodata->wakeup_bytes = rb_bytes / 4;
+	err = bpf_map__set_max_entries(p->skel->maps.events, rb_bytes);
+	if (err) {
+		log_error("ring buffer size %zu rejected: %s", rb_bytes, strerror(-err));
+		goto fail;
+	}
+
+	/* Load: the verifier runs here. */
+	err = spanbpf_bpf__load(p->skel);
+	if (err) {
+		explain_load_error(err);
+		goto fail;
+	}
+
+	for (size_t i = 0; i < opts->nports; i++) {
+		__u16 port = opts->ports[i];
+		__u8 one = 1;
+
+		err = bpf_map__update_elem(p->skel->maps.filter_ports, &port, sizeof(port), &one,
+					   sizeof(one), BPF_ANY);
+		if (err) {
+			log_error("setting up filters.ports failed: %s", strerror(-err));
+			goto fail;
+		}
+	}
+
+	/* Attach: every tracepoint, or nothing. */
+	err = spanbpf_bpf__attach(p->skel);
+	if (err) {
+		log_error("attaching the syscall tracepoints failed: %s (is tracefs mounted and "
+			  "CONFIG_FTRACE_SYSCALLS enabled?)", strerror(-err));
+		goto fail;
+	}
+
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), opts->on_event, opts->ctx,
+				 NULL);
+	if (!p->rb) {
+		err = -errno;
+		log_error("setting up the ring buffer reader failed: %s", strerror(errno));
+		goto fail;
+	}
+	*out = p;
+	return 0;
+
+fail:
+	probe_close(p);
+	return err ? err : -EINVAL;
+}
+
+int probe_poll(struct probe *p, int timeout_ms)
+{
+	int n = ring_buffer__poll(p->rb, timeout_ms);
+
+	if (n < 0 && n != -EINTR)
+		return n;
+	/* Records are submitted without wake-ups: consume whatever is there. */
+	return ring_buffer__consume(p->rb);
+}
+
+void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX])
+{
+	uint64_t vals[p->ncpus];
+
+	for (__u32 i = 0; i < SB_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(p->skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(uint64_t) * (size_t)p->ncpus, 0))
+			continue;
+		for (int c = 0; c < p->ncpus; c++)
+			out[i] += vals[c];
+	}
+}
+
+int probe_trace_tgid(struct probe *p, uint32_t tgid)
+{
+	__u8 one = 1;
+
+	return bpf_map__update_elem(p->skel->maps.traced_tgids, &tgid, sizeof(tgid), &one,
+				    sizeof(one), BPF_ANY);
+}
+
+void probe_close(struct probe *p)
+{
+	if (!p)
+		return;
+	ring_buffer__free(p->rb);
+	spanbpf_bpf__destroy(p->skel);
+	free(p);
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * maps.h - the kernel side's maps and private types (not shared with the
+ * agent, except by name through the skeleton).  Sizes live here, in one place.
+ */
+#ifndef SPANBPF_MAPS_H
+#define SPANBPF_MAPS_H
+
+#define SB_MAX_CONNS 65536	/* followed sockets, all processes */
+#define SB_MAX_INFLIGHT 16384	/* threads inside a traced syscall */
+#define SB_MAX_TGIDS 16384	/* processes selected by filters.ports */
+#define SB_MAX_PORTS 64
+#define SB_MAX_SELF 1024	/* the agent's own connections */
+#define SB_IOV_MAX 8		/* iovec entries looked at */
+
+enum data_op {
+	OP_BUF = 1,		/* read/write/recvfrom/sendto: one buffer */
+	OP_IOV = 2,		/* readv/writev: an iovec array */
+	OP_MSG = 3,		/* recvmsg/sendmsg: iovec array from the msghdr */
+	OP_SENDFILE = 4,	/* bytes from a file: counted, not copied */
+	OP_CONNECT = 5,
+};
+
+enum http_class {
+	HTTP_UNKNOWN = 0,
+	HTTP_YES = 1,
+	HTTP_NO = 2,
+};
+
+#define ST_IGNORE	0x01	/* not TCP, or the agent's own connection */
+#define ST_FROM_START	0x02	/* accept/connect seen: first bytes are a message start */
+#define ST_DATA_SEEN	0x04
+#define ST_EMITTED	0x08	/* the agent knows this connection: tell it about close */
+
+struct conn_state {
+	__u64 file;		/* struct file * the state belongs to: guards fd reuse */
+	__u64 conn_id;
+	__u64 msg_bytes;	/* bytes in the current direction so far */
+	struct sb_tuple tuple;
+	__u8 role;
+	__u8 last_dir;
+	__u8 http;
+	__u8 flags;
+	__u32 _pad;
+};
+
+struct data_args {
+	__u64 buf;		/* buffer or iovec array */
+	__s32 fd;
+	__u32 iovcnt;
+	__u8 op;
+	__u8 _pad[7];
+};
+
+/* A record being built: the header, then its payload right behind it. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+struct scratch {
+	struct sb_event ev;
+	__u8 payload[SB_PAYLOAD_MAX * 3];	/* room past the cap: lets the verifier prove bounds */
+};
+#pragma clang diagnostic pop
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);	/* the agent may resize before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SB_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SB_MAX_CONNS);
+	__type(key, struct sb_fd_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct data_args);
+} args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SB_MAX_SELF);
+	__type(key, struct sb_tuple);
+	__type(value, __u8);
+} self_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_buf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_ids SEC(".maps");
+
+#endif /* SPANBPF_MAPS_H */
