@@ -188,7 +188,7 @@ static __always_inline struct conn_state *conn_lookup(__u32 tgid, int fd)
 	st = bpf_map_lookup_elem(&conns, &key);
 	if (!st || st->file != (__u64)f)
 		st = conn_create(&key, f, SB_ROLE_UNKNOWN);
-	if (!st || (st->flags & ST_IGNORE))
+	if (!st || (st->flags & ST_IGNORE) || st->http == HTTP_NO)
 		return NULL;
 	return st;
 }
