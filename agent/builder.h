@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * builder.h - turn one HTTP/1.x exchange (struct http_txn) into a span named
+ * and attributed per the stable OpenTelemetry HTTP semantic conventions.
+ *
+ * SERVER spans: name "{method} {template}" (template: http_target_template()),
+ * or "{method}" when the target gives none; http.request.method (unknown
+ * methods: "_OTHER" + http.request.method_original, and "HTTP" in the name),
+ * url.path, url.scheme, url.query (record_query only), server.address/port
+ * (absolute-form authority, else Host, else the local socket address),
+ * client.address/port and network.peer.address/port (the remote socket
+ * address), http.response.status_code (when there was one),
+ * network.protocol.version, user_agent.original.  Status ERROR for 5xx
+ * (error.type "500"...); 4xx stays UNSET.
+ *
+ * CLIENT spans: name "{method}"; url.full (scheme://Host + path, the query
+ * only with record_query, credentials never); server.address/port from the
+ * absolute-form authority or Host, else the remote socket address;
+ * network.peer.*, status code, protocol version, user agent.  Status ERROR
+ * for 4xx and up (error.type "404"...).
+ *
+ * Both: an exchange cut short is ERROR with error.type "no_response"
+ * (TXN_F_NO_RESPONSE), "response_truncated" (TXN_F_RESP_TRUNCATED) or
+ * "connection_refused" (TXN_F_CONN_REFUSED) and a status message, unless the
+ * status code already gives an error.type.  Addresses: IPv4-mapped ones as
+ * plain IPv4, IPv6 as RFC 5952 text; unknown (all-zero) ones are left out.
+ *
+ * A builder belongs to one thread (it owns a procinfo cache and an id
+ * generator); only builder_get_stats() may be called from another one.
+ * Every string that comes from traffic or /proc is made valid UTF-8 (OTLP
+ * string fields must be) before it lands in a span or resource.
+ */
+#ifndef SPANBPF_BUILDER_H
+#define SPANBPF_BUILDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span.h"
+#include "txn.h"
+
+/* Instrumentation scope of every span (version: SPANBPF_VERSION). */
+#define SPANBPF_SCOPE_NAME "spanbpf"
+
+/* Longest span-name target made from a path (bytes), see http_target_template(). */
+#define BUILDER_TEMPLATE_MAX 128
+/* Path segments kept in a template before "/..." replaces the rest. */
+#define BUILDER_TEMPLATE_SEGS 8
+
+struct builder_opts {
+	bool record_query;		/* url.query, and the query in url.full */
+	const char *host_name;		/* host.name; NULL = gethostname() */
+	const char *proc_root;		/* NULL = "/proc" */
+	const char *scope_version;	/* NULL = SPANBPF_VERSION; see builder_scope_version() */
+	uint64_t mono_to_unix_ns;	/* 0 = measured once by builder_new() */
+	int proc_revalidate_ms;		/* procinfo_opts.revalidate_ms */
+};
+
+/* W3C trace context of one span. */
+struct span_context {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t trace_flags;
+	bool valid;
+};
+
+struct builder_stats {
+	uint64_t built;			/* spans returned */
+	uint64_t skipped;		/* transactions that gave no span (bad input, ENOMEM) */
+	uint64_t bad_traceparent;	/* inbound traceparent headers ignored as malformed */
+};
+
+struct builder;
+
+/* NULL on ENOMEM. */
+struct builder *builder_new(const struct builder_opts *o);
+void builder_free(struct builder *b);
+
+/* The span for txn, or NULL when skipped (counted).  The span owns a resource reference. */
+struct span *builder_build(struct builder *b, const struct http_txn *txn);
+
+/*
+ * builder_build() with trace linkage decided by the caller (the correlator).
+ * Parent, first match wins: parent when valid; for a SERVER span, a valid
+ * inbound traceparent header; else none (a new trace).  self may be NULL;
+ * when self->valid on entry the span takes its ids (made earlier by
+ * builder_new_context(), e.g. when the request was seen) and an inbound
+ * traceparent is used only if it names the same trace; on return self
+ * holds the span's ids.  The agent records every exchange, so spans always
+ * carry the sampled flag (0x01); other inbound flag bits are kept.
+ */
+struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
+			      const struct span_context *parent, struct span_context *self);
+
+/* Fresh ids: a child in parent's trace when parent is valid, else a new trace. */
+void builder_new_context(struct builder *b, const struct span_context *parent,
+			 struct span_context *out);
+
+/* A traced process exited: forget its cached resource. */
+void builder_proc_exit(struct builder *b, uint32_t tgid);
+
+void builder_get_stats(const struct builder *b, struct builder_stats *st);
+const char *builder_scope_version(const struct builder *b);
+/* Nanoseconds to add to a CLOCK_MONOTONIC time to get Unix time. */
+uint64_t builder_mono_to_unix_ns(const struct builder *b);
+
+/*
+ * Parse a W3C traceparent header value (no surrounding blanks).  Version 00:
+ * exactly "00-<32 hex>-<16 hex>-<2 hex>", lowercase hex.  Higher versions
+ * (not ff): the same four fields, then the end or a '-'; only the sampled
+ * flag is taken from them.  All-zero trace or parent ids are invalid.
+ * Returns 0 with the outputs set, or -1 (outputs untouched).
+ */
+int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags);
+
+/*
+ * The low-cardinality target of a span name for a request target, written
+ * NUL-terminated into out (outlen > BUILDER_TEMPLATE_MAX + 8 guarantees no
+ * cut).  Returns its length, or 0 when the target gives none (empty,
+ * authority-form "host:port", anything not starting with '/', "*" or
+ * "scheme://"); the name is then the method alone.  See builder.c for rules.
+ */
+size_t http_target_template(const char *target, char *out, size_t outlen);
+
+/* Bytes in the valid UTF-8 character at s (n bytes available), 0 if none starts there. */
+size_t utf8_char_len(const char *s, size_t n);
+/*
+ * Copy n bytes of src to dst as valid UTF-8: each byte that starts no valid
+ * character becomes U+FFFD.  Never cuts a character; dst is NUL-terminated
+ * when dstlen > 0.  Returns the bytes written, without the NUL.
+ */
+size_t utf8_sanitize(char *dst, size_t dstlen, const char *src, size_t n);
+
+#endif /* SPANBPF_BUILDER_H */

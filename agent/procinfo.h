@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * procinfo.h - one OTLP resource per traced process, read from /proc.
+ *
+ * Resources are cached by tgid (bounded, least recently used out first).
+ * A cached entry is trusted while its process keeps the same start time
+ * (/proc/PID/stat field 22) and comm; a pid reused by a new process, or a
+ * process that called exec(), gets a fresh resource.  Not thread-safe: one
+ * thread (the span builder's) owns a procinfo; the resources it hands out
+ * are reference counted and may travel to other threads.
+ *
+ * Resource attributes: service.name, process.pid, process.executable.name,
+ * process.executable.path (when readable), host.name.  The command line is
+ * left out on purpose: it often carries secrets.
+ */
+#ifndef SPANBPF_PROCINFO_H
+#define SPANBPF_PROCINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span.h"
+
+#define PROCINFO_DEFAULT_ROOT "/proc"
+#define PROCINFO_DEFAULT_ENTRIES 4096
+#define PROCINFO_DEFAULT_REVALIDATE_MS 1000
+/* Bytes of /proc/PID/environ looked at; entries beyond are ignored. */
+#define PROCINFO_ENVIRON_MAX (256 * 1024)
+/* Longest service.name / executable name kept (bytes, UTF-8 safe cut). */
+#define PROCINFO_NAME_MAX 256
+#define PROCINFO_PATH_MAX 4096
+#define PROCINFO_UNKNOWN_SERVICE "unknown_service"
+
+struct procinfo_opts {
+	const char *proc_root;	/* NULL = PROCINFO_DEFAULT_ROOT (a host /proc mounted elsewhere) */
+	const char *host_name;	/* host.name; NULL or "" = gethostname() */
+	uint32_t max_entries;	/* cache size; 0 = PROCINFO_DEFAULT_ENTRIES */
+	/*
+	 * How often a cached entry's start time is re-read: 0 = the default
+	 * (PROCINFO_DEFAULT_REVALIDATE_MS), < 0 = on every lookup.  Exit events
+	 * (procinfo_forget) are the main defence against pid reuse; this is the
+	 * backstop when one is lost.
+	 */
+	int revalidate_ms;
+};
+
+/* What /proc says about one process; input of the service-name rules. */
+struct proc_facts {
+	uint32_t tgid;
+	bool alive;				/* /proc/PID/stat was readable */
+	uint64_t start_ticks;			/* stat field 22, 0 when !alive */
+	char comm[48];				/* stat field 2 (task comm, as /proc/PID/comm) */
+	char exe_name[PROCINFO_NAME_MAX];	/* basename of /proc/PID/exe, else comm, else "" */
+	char exe_path[PROCINFO_PATH_MAX];	/* /proc/PID/exe without " (deleted)", or "" */
+	char env_service_name[PROCINFO_NAME_MAX];	/* OTEL_SERVICE_NAME, or "" */
+	/* service.name in OTEL_RESOURCE_ATTRIBUTES, or "" */
+	char env_res_service_name[PROCINFO_NAME_MAX];
+};
+
+struct procinfo_stats {
+	uint64_t hits;		/* lookups answered from the cache */
+	uint64_t misses;	/* lookups that read /proc and made a resource */
+	uint64_t replaced;	/* cached entries dropped: pid reused or exec() seen */
+	uint64_t evicted;	/* cached entries dropped to make room */
+	uint32_t entries;	/* entries now cached */
+};
+
+struct procinfo;
+
+/* A new cache; opts may be NULL (all defaults).  NULL on ENOMEM. */
+struct procinfo *procinfo_new(const struct procinfo_opts *opts);
+/* Free the cache and drop its resource references.  NULL is fine. */
+void procinfo_free(struct procinfo *pi);
+
+/*
+ * The resource of process tgid, as a NEW reference (release with
+ * resource_unref()).  A process already gone gets a resource too
+ * (service.name "unknown_service", process.pid, host.name), so only ENOMEM
+ * returns NULL.  A cached process that has exited keeps its resource until
+ * procinfo_forget(): its last spans often complete after the exit.
+ */
+struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid);
+/* Drop the cached entry of an exited process (after its last spans). */
+void procinfo_forget(struct procinfo *pi, uint32_t tgid);
+void procinfo_get_stats(const struct procinfo *pi, struct procinfo_stats *st);
+
+/*
+ * Read the facts of process tgid under proc_root.  Returns 0, or -1 when the
+ * process is gone (f->alive false; tgid and empty strings are still set).
+ */
+int procinfo_read_facts(const char *proc_root, uint32_t tgid, struct proc_facts *f);
+
+/*
+ * Choose service.name for a process, first match wins:
+ *   1. (issue 5: configured rules will go here)
+ *   2. OTEL_SERVICE_NAME from the process's environment, when non-empty;
+ *   3. service.name from its OTEL_RESOURCE_ATTRIBUTES, when non-empty;
+ *   4. its executable name (interpreters give "python3.11", "node": expected);
+ *   5. "unknown_service" when the process was gone before we looked.
+ * The environment is the one the process started with (/proc/PID/environ
+ * does not see setenv()).  Writes a NUL-terminated UTF-8 name into buf.
+ */
+void procinfo_service_name(const struct proc_facts *f, char *buf, size_t len);
+
+#endif /* SPANBPF_PROCINFO_H */

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_procinfo.c - resources from a fake /proc tree in a temp dir, and from
+ * the real /proc for this process and a child.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "procinfo.h"
+
+static char root[64];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/spanbpf-proc-XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void write_file(uint32_t pid, const char *name, const char *data, size_t n)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%u/%s", root, pid, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+static void write_stat(uint32_t pid, const char *comm, unsigned long long start)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf),
+			 "%u (%s) S 1 %u %u 0 -1 4194304 100 0 0 0 1 2 0 0 20 0 1 0 %llu 1000000 "
+			 "100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n",
+			 pid, comm, pid, pid, start);
+
+	write_file(pid, "stat", buf, (size_t)n);
+}
+
+static void write_exe(uint32_t pid, const char *target)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
+	unlink(path);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+/* A process: stat, comm, exe (when given) and environ (n bytes). */
+static void fake_proc(uint32_t pid, const char *comm, unsigned long long start, const char *exe,
+		      const char *env, size_t envlen)
+{
+	char c[64];
+	int n = snprintf(c, sizeof(c), "%s\n", comm);
+
+	write_stat(pid, comm, start);
+	write_file(pid, "comm", c, (size_t)n);
+	if (exe)
+		write_exe(pid, exe);
+	write_file(pid, "environ", env, envlen);
+}
+
+#define ENV(s) s, sizeof(s) - 1
+
+static struct procinfo *new_pi(int revalidate_ms, uint32_t max)
+{
+	struct procinfo_opts o = {
+		.proc_root = root,
+		.host_name = "testhost",
+		.revalidate_ms = revalidate_ms,
+		.max_entries = max,
+	};
+	struct procinfo *pi = procinfo_new(&o);
+
+	assert_non_null(pi);
+	return pi;
+}
+
+static void assert_res_str(const struct resource *r, const char *key, const char *want)
+{
+	const struct attr *a = resource_find_attr(r, key);
+
+	if (!a)
+		fail_msg("resource attribute %s missing (want \"%s\")", key, want);
+	assert_int_equal(a->type, ATTR_STRING);
+	assert_string_equal(a->s, want);
+}
+
+static void assert_res_none(const struct resource *r, const char *key)
+{
+	if (resource_find_attr(r, key))
+		fail_msg("resource attribute %s present", key);
+}
+
+/* service.name of pid through a fresh cache, checked and released. */
+static void assert_service(uint32_t pid, const char *want)
+{
+	struct procinfo *pi = new_pi(0, 0);
+	struct resource *r = procinfo_resource(pi, pid);
+
+	assert_non_null(r);
+	assert_res_str(r, "service.name", want);
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+static void test_fake_full(void **state)
+{
+	struct procinfo *pi = new_pi(0, 0);
+	struct resource *r;
+	const struct attr *a;
+
+	fake_proc(100, "python3", 12345, "/usr/bin/python3.11",
+		  ENV("HOME=/root\0OTEL_SERVICE_NAME=checkout\0PATH=/bin\0"));
+	r = procinfo_resource(pi, 100);
+	assert_non_null(r);
+	assert_int_equal(r->tgid, 100);
+	assert_int_equal(r->start_ticks, 12345);
+	assert_res_str(r, "service.name", "checkout");
+	assert_res_str(r, "process.executable.name", "python3.11");
+	assert_res_str(r, "process.executable.path", "/usr/bin/python3.11");
+	assert_res_str(r, "host.name", "testhost");
+	a = resource_find_attr(r, "process.pid");
+	assert_non_null(a);
+	assert_int_equal(a->type, ATTR_INT);
+	assert_int_equal(a->i, 100);
+	assert_res_none(r, "process.command_line");
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+static void test_fake_service_name_sources(void **state)
+{
+	/* No OTEL_SERVICE_NAME: the executable name (interpreters included). */
+	fake_proc(101, "node", 1, "/usr/local/bin/node", ENV("A=1\0B=2\0"));
+	assert_service(101, "node");
+	/* Empty OTEL_SERVICE_NAME counts as unset; a longer name is another variable. */
+	fake_proc(102, "app", 1, "/srv/app", ENV("OTEL_SERVICE_NAME=\0OTEL_SERVICE_NAMEX=no\0"));
+	assert_service(102, "app");
+	/* The first of two entries wins, as with getenv(). */
+	fake_proc(103, "app", 1, "/srv/app", ENV("OTEL_SERVICE_NAME=one\0OTEL_SERVICE_NAME=two\0"));
+	assert_service(103, "one");
+	/* OTEL_RESOURCE_ATTRIBUTES: percent-decoded, blanks trimmed, last wins. */
+	fake_proc(104, "app", 1, "/srv/app",
+		  ENV("OTEL_RESOURCE_ATTRIBUTES=service.name=x, deployment.environment=prod ,"
+		      " service.name = cart%20svc \0"));
+	assert_service(104, "cart svc");
+	fake_proc(105, "app", 1, "/srv/app",
+		  ENV("OTEL_RESOURCE_ATTRIBUTES=service.name=cart\0OTEL_SERVICE_NAME=billing\0"));
+	assert_service(105, "billing");
+	fake_proc(106, "app", 1, "/srv/app", ENV("OTEL_RESOURCE_ATTRIBUTES=service.name=\0"));
+	assert_service(106, "app");
+	/* Empty environ (kernel threads, zombies). */
+	fake_proc(107, "app", 1, "/srv/app", "", 0);
+	assert_service(107, "app");
+}
+
+static void test_fake_exe(void **state)
+{
+	struct procinfo *pi = new_pi(0, 0);
+	struct resource *r;
+
+	/* A replaced binary: " (deleted)" is not part of the name. */
+	fake_proc(110, "server", 1, "/opt/app/server (deleted)", "", 0);
+	r = procinfo_resource(pi, 110);
+	assert_res_str(r, "service.name", "server");
+	assert_res_str(r, "process.executable.name", "server");
+	assert_res_str(r, "process.executable.path", "/opt/app/server");
+	resource_unref(r);
+
+	/* No exe link (permissions, kernel thread): comm. */
+	fake_proc(111, "worker", 1, NULL, "", 0);
+	r = procinfo_resource(pi, 111);
+	assert_res_str(r, "service.name", "worker");
+	assert_res_str(r, "process.executable.name", "worker");
+	assert_res_none(r, "process.executable.path");
+	resource_unref(r);
+
+	/* Names from the kernel are bytes: made valid UTF-8. */
+	fake_proc(112, "w\xff", 1, "/bin/caf\xc3\xa9\xfe", "", 0);
+	r = procinfo_resource(pi, 112);
+	assert_res_str(r, "process.executable.name", "caf\xc3\xa9\xef\xbf\xbd");
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+static void test_stat_parsing(void **state)
+{
+	struct proc_facts *f = malloc(sizeof(*f));
+
+	assert_non_null(f);
+	/* comm may hold spaces and parentheses: it ends at the last ')'. */
+	write_stat(120, "a) (b c) S 9", 777);
+	assert_int_equal(procinfo_read_facts(root, 120, f), 0);
+	assert_true(f->alive);
+	assert_string_equal(f->comm, "a) (b c) S 9");
+	assert_int_equal(f->start_ticks, 777);
+
+	/* Truncated or garbled stat: treated as gone. */
+	write_file(121, "stat", "121 (x) S 1 2 3", 15);
+	assert_int_equal(procinfo_read_facts(root, 121, f), -1);
+	assert_false(f->alive);
+	write_file(122, "stat", "garbage", 7);
+	assert_int_equal(procinfo_read_facts(root, 122, f), -1);
+	write_stat(123, "x", 0);
+	assert_int_equal(procinfo_read_facts(root, 123, f), 0);
+	assert_int_equal(procinfo_read_facts(root, 99999, f), -1);
+	assert_int_equal(f->tgid, 99999);
+	assert_string_equal(f->exe_name, "");
+	free(f);
+}
+
+static void test_gone_process(void **state)
+{
+	struct procinfo *pi = new_pi(0, 0);
+	struct resource *r = procinfo_resource(pi, 99999);
+	const struct attr *a;
+
+	assert_non_null(r);
+	assert_res_str(r, "service.name", "unknown_service");
+	assert_res_str(r, "host.name", "testhost");
+	assert_res_none(r, "process.executable.name");
+	a = resource_find_attr(r, "process.pid");
+	assert_non_null(a);
+	assert_int_equal(a->i, 99999);
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+static void test_cache(void **state)
+{
+	struct procinfo *pi = new_pi(-1, 0);
+	struct resource *r1, *r2, *r3;
+	struct procinfo_stats st;
+
+	fake_proc(130, "srv", 500, "/bin/srv", ENV("OTEL_SERVICE_NAME=first\0"));
+	r1 = procinfo_resource(pi, 130);
+	r2 = procinfo_resource(pi, 130);
+	assert_ptr_equal(r1, r2);
+	resource_unref(r2);
+
+	/* Same pid, new start time: a new process, a new resource. */
+	fake_proc(130, "srv", 900, "/bin/srv", ENV("OTEL_SERVICE_NAME=second\0"));
+	r2 = procinfo_resource(pi, 130);
+	assert_ptr_not_equal(r1, r2);
+	assert_res_str(r2, "service.name", "second");
+	/* The old resource lives on for spans that still hold it. */
+	assert_res_str(r1, "service.name", "first");
+	resource_unref(r1);
+
+	/* exec(): same start time, new comm. */
+	fake_proc(130, "other", 900, "/bin/other", "", 0);
+	r3 = procinfo_resource(pi, 130);
+	assert_ptr_not_equal(r2, r3);
+	assert_res_str(r3, "service.name", "other");
+	resource_unref(r2);
+	resource_unref(r3);
+
+	/* Gone while cached: its last spans keep its resource. */
+	write_file(130, "stat", "", 0);
+	r1 = procinfo_resource(pi, 130);
+	assert_ptr_equal(r1, r3);
+	resource_unref(r1);
+
+	/* ...until the exit is reported. */
+	procinfo_forget(pi, 130);
+	procinfo_forget(pi, 130);
+	r1 = procinfo_resource(pi, 130);
+	assert_res_str(r1, "service.name", "unknown_service");
+	resource_unref(r1);
+
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.misses, 4);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.replaced, 2);
+	assert_int_equal(st.evicted, 0);
+	assert_int_equal(st.entries, 1);
+	procinfo_free(pi);
+}
+
+static void test_revalidate_interval(void **state)
+{
+	struct procinfo *pi = new_pi(0, 0); /* default: re-read at most once a second */
+	struct resource *r1, *r2;
+
+	fake_proc(140, "srv", 500, "/bin/srv", ENV("OTEL_SERVICE_NAME=first\0"));
+	r1 = procinfo_resource(pi, 140);
+	fake_proc(140, "srv", 900, "/bin/srv", ENV("OTEL_SERVICE_NAME=second\0"));
+	r2 = procinfo_resource(pi, 140);
+	assert_ptr_equal(r1, r2);
+	resource_unref(r1);
+	resource_unref(r2);
+	procinfo_free(pi);
+}
+
+static void test_eviction(void **state)
+{
+	struct procinfo *pi = new_pi(-1, 2);
+	struct resource *r[4];
+	struct procinfo_stats st;
+
+	for (uint32_t i = 0; i < 3; i++)
+		fake_proc(150 + i, "p", 1, "/bin/p", "", 0);
+	r[0] = procinfo_resource(pi, 150);
+	r[1] = procinfo_resource(pi, 151);
+	r[2] = procinfo_resource(pi, 150);	/* 150 is now the most recent */
+	r[3] = procinfo_resource(pi, 152);	/* evicts 151 */
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.entries, 2);
+	for (int i = 0; i < 4; i++)
+		resource_unref(r[i]);
+	r[0] = procinfo_resource(pi, 150);
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.hits, 2);
+	resource_unref(r[0]);
+	r[0] = procinfo_resource(pi, 151);
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.misses, 4);
+	assert_int_equal(st.evicted, 2);
+	resource_unref(r[0]);
+	procinfo_free(pi);
+}
+
+static void test_environ_cap(void **state)
+{
+	static const char var[] = "OTEL_SERVICE_NAME=late";
+	size_t n = PROCINFO_ENVIRON_MAX + 4096;
+	char *env = malloc(n);
+
+	assert_non_null(env);
+	/* Filler entries "F=xxx...\0" of 1000 bytes. */
+	for (size_t i = 0; i < n; i++)
+		env[i] = i % 1000 == 999 ? '\0' : i % 1000 == 0 ? 'F' : i % 1000 == 1 ? '=' : 'x';
+
+	/* Inside the cap: found. */
+	memcpy(env + 2000, var, sizeof(var));
+	fake_proc(160, "big", 1, "/bin/big", env, n);
+	assert_service(160, "late");
+
+	/* Beyond the cap: not looked at. */
+	memset(env + 2000, 'x', sizeof(var));
+	memcpy(env + PROCINFO_ENVIRON_MAX + 100, var, sizeof(var));
+	fake_proc(161, "big", 1, "/bin/big", env, n);
+	assert_service(161, "big");
+
+	/* Cut by the cap: a partial value is not used. */
+	memcpy(env + PROCINFO_ENVIRON_MAX - 10, var, sizeof(var));
+	env[PROCINFO_ENVIRON_MAX - 11] = '\0';
+	fake_proc(162, "big", 1, "/bin/big", env, n);
+	assert_service(162, "big");
+
+	/* A huge value is cut at PROCINFO_NAME_MAX - 1 bytes. */
+	memset(env, 'y', n);
+	memcpy(env, "OTEL_SERVICE_NAME=", 18);
+	env[5000] = '\0';
+	fake_proc(163, "big", 1, "/bin/big", env, 5001);
+	{
+		struct procinfo *pi = new_pi(0, 0);
+		struct resource *r = procinfo_resource(pi, 163);
+		const struct attr *a = resource_find_attr(r, "service.name");
+
+		assert_non_null(a);
+		assert_int_equal(strlen(a->s), PROCINFO_NAME_MAX - 1);
+		resource_unref(r);
+		procinfo_free(pi);
+	}
+	free(env);
+}
+
+static void test_service_name_rules(void **state)
+{
+	struct proc_facts *f = calloc(1, sizeof(*f));
+	char name[PROCINFO_NAME_MAX];
+
+	assert_non_null(f);
+	procinfo_service_name(f, name, sizeof(name));
+	assert_string_equal(name, "unknown_service");
+	strcpy(f->exe_name, "nginx");
+	procinfo_service_name(f, name, sizeof(name));
+	assert_string_equal(name, "nginx");
+	strcpy(f->env_res_service_name, "web");
+	procinfo_service_name(f, name, sizeof(name));
+	assert_string_equal(name, "web");
+	strcpy(f->env_service_name, "frontend");
+	procinfo_service_name(f, name, sizeof(name));
+	assert_string_equal(name, "frontend");
+	procinfo_service_name(f, name, 5);
+	assert_string_equal(name, "fron");
+	free(f);
+}
+
+static void test_default_host_name(void **state)
+{
+	struct procinfo_opts o = { .proc_root = root };
+	struct procinfo *pi = procinfo_new(&o);
+	struct resource *r;
+	char host[256] = "";
+
+	assert_non_null(pi);
+	gethostname(host, sizeof(host) - 1);
+	r = procinfo_resource(pi, 99998);
+	if (host[0])
+		assert_res_str(r, "host.name", host);
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+static void test_real_self(void **state)
+{
+	struct procinfo *pi = procinfo_new(NULL);
+	struct resource *r;
+	char exe[4096], want[256];
+	const char *env = getenv("OTEL_SERVICE_NAME");
+	const struct attr *a;
+	ssize_t n;
+
+	assert_non_null(pi);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	snprintf(want, sizeof(want), "%s", env && env[0] ? env : strrchr(exe, '/') + 1);
+	r = procinfo_resource(pi, (uint32_t)getpid());
+	assert_non_null(r);
+	assert_res_str(r, "service.name", want);
+	assert_res_str(r, "process.executable.name", strrchr(exe, '/') + 1);
+	assert_res_str(r, "process.executable.path", exe);
+	assert_true(r->start_ticks > 0);
+	a = resource_find_attr(r, "process.pid");
+	assert_non_null(a);
+	assert_int_equal(a->i, getpid());
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+/* A real child with its own environment, then its exit. */
+static void test_real_child(void **state)
+{
+	char *const argv[] = { "sleep", "30", NULL };
+	char *const envp[] = { "PATH=/bin:/usr/bin", "OTEL_SERVICE_NAME=sleeper", NULL };
+	struct procinfo *pi = procinfo_new(&(struct procinfo_opts){ .revalidate_ms = -1 });
+	struct proc_facts *f = malloc(sizeof(*f));
+	struct resource *r, *r2;
+	pid_t pid;
+	int status;
+
+	assert_non_null(pi);
+	assert_non_null(f);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execve("/bin/sleep", argv, envp);
+		_exit(127);
+	}
+	/* Wait for the exec to finish (comm changes before the new environment is set up). */
+	for (int i = 0; i < 500; i++) {
+		if (procinfo_read_facts(NULL, (uint32_t)pid, f) == 0 &&
+		    strcmp(f->comm, "sleep") == 0 && f->env_service_name[0])
+			break;
+		usleep(10000);
+	}
+	assert_string_equal(f->comm, "sleep");
+	r = procinfo_resource(pi, (uint32_t)pid);
+	assert_res_str(r, "service.name", "sleeper");
+	assert_res_str(r, "process.executable.name", "sleep");
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	/* Gone but cached: the same resource until forgotten. */
+	r2 = procinfo_resource(pi, (uint32_t)pid);
+	assert_ptr_equal(r, r2);
+	resource_unref(r2);
+	procinfo_forget(pi, (uint32_t)pid);
+	r2 = procinfo_resource(pi, (uint32_t)pid);
+	assert_res_str(r2, "service.name", "unknown_service");
+	resource_unref(r2);
+	resource_unref(r);
+	procinfo_free(pi);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fake_full),
+		cmocka_unit_test(test_fake_service_name_sources),
+		cmocka_unit_test(test_fake_exe),
+		cmocka_unit_test(test_stat_parsing),
+		cmocka_unit_test(test_gone_process),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_revalidate_interval),
+		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_environ_cap),
+		cmocka_unit_test(test_service_name_rules),
+		cmocka_unit_test(test_default_host_name),
+		cmocka_unit_test(test_real_self),
+		cmocka_unit_test(test_real_child),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
