@@ -23,6 +23,7 @@
 #include "builder.h"
 #include "config.h"
 #include "console.h"
+#include "correlate.h"
 #include "exporter.h"
 #include "log.h"
 #include "portscan.h"
@@ -45,6 +46,7 @@ struct agent {
 	struct config cfg;
 	struct tracker *tracker;
 	struct builder *builder;
+	struct correlator *correlator;
 	struct exporter *exporter;
 	struct probe *probe;
 	bool console;
@@ -62,12 +64,25 @@ static uint64_t now_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A request head was seen: decide its trace and parent now, while in flight. */
+static void on_request(const struct http_txn *txn, void *ctx)
+{
+	struct agent *a = ctx;
+
+	correlator_on_request(a->correlator, txn);
+}
+
 /* A finished exchange: build its span, print it if asked, queue it. */
 static void on_txn(const struct http_txn *txn, void *ctx)
 {
 	struct agent *a = ctx;
-	struct span *span = builder_build(a->builder, txn);
+	struct corr_result link;
+	struct span *span;
 
+	correlator_on_txn(a->correlator, txn, &link);
+	if (!link.sampled)
+		return;
+	span = builder_build_ex(a->builder, txn, link.parent.valid ? &link.parent : NULL, &link.self);
 	if (!span)
 		return;
 	a->spans_built++;
@@ -212,6 +227,7 @@ int main(int argc, char **argv)
 	bool explicit_path = false, check_only = false;
 	struct tracker_opts topts = { 0 };
 	struct builder_opts bopts = { 0 };
+	struct correlator_opts copts = { 0 };
 	struct exporter_opts eopts = { 0 };
 	struct probe_opts popts = { 0 };
 	struct sigaction sa = { 0 };
@@ -293,8 +309,10 @@ int main(int argc, char **argv)
 	bopts.proc_root = "/proc";
 	bopts.scope_version = SPANBPF_VERSION;
 	a.builder = builder_new(&bopts);
-	a.tracker = tracker_new(&topts, NULL, on_txn, &a);
-	if (!a.builder || !a.tracker) {
+	copts.sampling_ratio = 1.0;
+	a.correlator = a.builder ? correlator_new(&copts, a.builder) : NULL;
+	a.tracker = tracker_new(&topts, on_request, on_txn, &a);
+	if (!a.builder || !a.correlator || !a.tracker) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -327,6 +345,7 @@ int main(int argc, char **argv)
 		now = now_mono_ns();
 		if (now >= next_sweep) {
 			tracker_sweep(a.tracker, now);
+			correlator_sweep(a.correlator, now);
 			next_sweep = now + SWEEP_NS;
 		}
 		if (now >= next_summary) {
@@ -351,6 +370,7 @@ out:
 		log_info("exit: %d span(s) could not be delivered", undelivered);
 	}
 	tracker_free(a.tracker);
+	correlator_free(a.correlator);
 	builder_free(a.builder);
 	curl_global_cleanup();
 	return rc;

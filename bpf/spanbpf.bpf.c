@@ -392,6 +392,7 @@ static __always_inline int data_exit(long ret, __u8 dir)
 	e->len = n;
 	e->cap_len = cap;
 	e->_pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									     : BPF_RB_NO_WAKEUP;
@@ -420,6 +421,7 @@ static __always_inline void emit_small(__u8 type, __u32 tgid, __u32 tid, int fd,
 	e->fd = fd;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->len = len;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (st) {
 		e->role = st->role;
 		e->conn_id = st->conn_id;

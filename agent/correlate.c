@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * correlate.c - parent/child links between exchanges (see correlate.h).
+ *
+ * Every request in flight is one entry, reachable three ways: by txn_id
+ * (to finish it), by connection (the 5-tuple as the client sees it, so a
+ * client and the server it talks to on this node meet in one bucket), and
+ * by thread (server requests only, for the in-process link).
+ */
+#include "correlate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NBUCKETS 16384 /* power of two */
+/* How much earlier than its client's write a server's read may be stamped. */
+#define LATE_LINK_NS 2000000ull
+
+struct entry {
+	uint64_t txn_id;
+	uint64_t start_ns;
+	uint32_t tgid;
+	uint32_t tid;
+	uint8_t role;
+	uint8_t link;
+	bool matched;		/* client: a server request already took it as parent */
+	uint32_t children;	/* server: client spans that took it as parent */
+	struct sb_tuple key;	/* the connection as its client sees it */
+	struct span_context self;
+	struct span_context parent;
+	struct entry *next_id, *next_conn, *next_thread;
+	struct entry *older, *newer; /* age list, oldest first */
+};
+
+struct correlator {
+	struct builder *b;
+	double ratio;
+	uint32_t max;
+	uint64_t max_age_ns;
+	uint32_t count;
+	struct entry *by_id[NBUCKETS];
+	struct entry *by_conn[NBUCKETS];
+	struct entry *by_thread[NBUCKETS];
+	struct entry *oldest, *newest;
+	struct correlator_stats st;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint32_t bucket_id(uint64_t id)
+{
+	return (uint32_t)mix64(id) & (NBUCKETS - 1);
+}
+
+static uint32_t bucket_thread(uint32_t tgid, uint32_t tid)
+{
+	return (uint32_t)mix64(((uint64_t)tgid << 32) | tid) & (NBUCKETS - 1);
+}
+
+static uint32_t bucket_conn(const struct sb_tuple *t)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t *p = (const uint8_t *)t;
+
+	for (size_t i = 0; i < offsetof(struct sb_tuple, family); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return (uint32_t)mix64(h) & (NBUCKETS - 1);
+}
+
+static bool tuple_eq(const struct sb_tuple *a, const struct sb_tuple *b)
+{
+	return memcmp(a->laddr, b->laddr, 16) == 0 && memcmp(a->raddr, b->raddr, 16) == 0 &&
+	       a->lport == b->lport && a->rport == b->rport;
+}
+
+/* The connection as its client sees it: a server's view is mirrored. */
+static void client_view(const struct http_txn *txn, struct sb_tuple *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (txn->role == SB_ROLE_CLIENT) {
+		memcpy(out->laddr, txn->tuple.laddr, 16);
+		memcpy(out->raddr, txn->tuple.raddr, 16);
+		out->lport = txn->tuple.lport;
+		out->rport = txn->tuple.rport;
+	} else {
+		memcpy(out->laddr, txn->tuple.raddr, 16);
+		memcpy(out->raddr, txn->tuple.laddr, 16);
+		out->lport = txn->tuple.rport;
+		out->rport = txn->tuple.lport;
+	}
+}
+
+bool correlator_ratio_sampled(const uint8_t trace_id[16], double ratio)
+{
+	uint64_t v = 0;
+
+	if (ratio >= 1.0)
+		return true;
+	if (ratio <= 0.0)
+		return false;
+	/* The low 8 bytes, big-endian, against ratio * 2^64 (as the OTel SDKs do). */
+	for (int i = 8; i < 16; i++)
+		v = (v << 8) | trace_id[i];
+	return (double)v < ratio * 18446744073709551616.0;
+}
+
+struct correlator *correlator_new(const struct correlator_opts *o, struct builder *b)
+{
+	struct correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->b = b;
+	c->ratio = o ? o->sampling_ratio : 1.0;
+	c->max = o && o->max_requests ? o->max_requests : 65536;
+	c->max_age_ns = o && o->max_age_ns ? o->max_age_ns : 15ull * 60 * 1000000000ull;
+	return c;
+}
+
+static void unlink_chain(struct entry **head, struct entry *e, size_t next_off)
+{
+	struct entry **pp = head;
+
+	while (*pp) {
+		if (*pp == e) {
+			*pp = *(struct entry **)((char *)e + next_off);
+			return;
+		}
+		pp = (struct entry **)((char *)*pp + next_off);
+	}
+}
+
+static void entry_remove(struct correlator *c, struct entry *e)
+{
+	unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
+	unlink_chain(&c->by_conn[bucket_conn(&e->key)], e, offsetof(struct entry, next_conn));
+	if (e->role == SB_ROLE_SERVER)
+		unlink_chain(&c->by_thread[bucket_thread(e->tgid, e->tid)], e,
+			     offsetof(struct entry, next_thread));
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		c->newest = e->older;
+	c->count--;
+	free(e);
+}
+
+void correlator_free(struct correlator *c)
+{
+	if (!c)
+		return;
+	while (c->oldest)
+		entry_remove(c, c->oldest);
+	free(c);
+}
+
+static struct entry *find_id(struct correlator *c, uint64_t txn_id)
+{
+	for (struct entry *e = c->by_id[bucket_id(txn_id)]; e; e = e->next_id)
+		if (e->txn_id == txn_id)
+			return e;
+	return NULL;
+}
+
+/* A valid traceparent header as a parent context. */
+static bool wire_parent(struct correlator *c, const struct http_txn *txn, struct span_context *p)
+{
+	if (!txn->traceparent[0])
+		return false;
+	if (traceparent_parse(txn->traceparent, p->trace_id, p->span_id, &p->trace_flags) != 0) {
+		c->st.bad_traceparent++;
+		return false;
+	}
+	p->valid = true;
+	return true;
+}
+
+/* The oldest client request on this connection no server request took yet. */
+static struct entry *find_client(struct correlator *c, const struct sb_tuple *key)
+{
+	struct entry *best = NULL;
+
+	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->next_conn)
+		if (e->role == SB_ROLE_CLIENT && !e->matched && tuple_eq(&e->key, key) &&
+		    (!best || e->start_ns < best->start_ns))
+			best = e;
+	return best;
+}
+
+/*
+ * A server request on this connection that was seen before its client's
+ * record (the two syscalls race to the ring) and can still join its trace:
+ * nothing links to it yet.
+ */
+static struct entry *find_orphan_server(struct correlator *c, const struct sb_tuple *key,
+					uint64_t client_start)
+{
+	struct entry *best = NULL;
+
+	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->next_conn)
+		if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE && e->children == 0 &&
+		    e->start_ns + LATE_LINK_NS >= client_start && tuple_eq(&e->key, key) &&
+		    (!best || e->start_ns < best->start_ns))
+			best = e;
+	return best;
+}
+
+/* The one server request this thread is serving, or NULL (none, or ambiguous). */
+static struct entry *thread_server(struct correlator *c, uint32_t tgid, uint32_t tid,
+				   bool *ambiguous)
+{
+	struct entry *found = NULL;
+
+	*ambiguous = false;
+	for (struct entry *e = c->by_thread[bucket_thread(tgid, tid)]; e; e = e->next_thread) {
+		if (e->tgid != tgid || e->tid != tid)
+			continue;
+		if (found) {
+			*ambiguous = true;
+			return NULL;
+		}
+		found = e;
+	}
+	return found;
+}
+
+static void decide_sampling(struct correlator *c, struct entry *e)
+{
+	bool sampled;
+
+	if (e->link == CORR_LINK_NONE)
+		sampled = correlator_ratio_sampled(e->self.trace_id, c->ratio);
+	else
+		sampled = e->parent.trace_flags & 0x01;
+	e->self.trace_flags = (e->self.trace_flags & ~0x01) | (sampled ? 0x01 : 0);
+}
+
+void correlator_on_request(struct correlator *c, const struct http_txn *txn)
+{
+	struct entry *e, *other;
+	bool ambiguous;
+
+	c->st.requests++;
+	if (c->count >= c->max || find_id(c, txn->txn_id))
+		return;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	e->txn_id = txn->txn_id;
+	e->start_ns = txn->start_ns;
+	e->tgid = txn->tgid;
+	e->tid = txn->req_tid;
+	e->role = txn->role;
+	client_view(txn, &e->key);
+
+	if (wire_parent(c, txn, &e->parent)) {
+		e->link = CORR_LINK_WIRE;
+		c->st.linked_wire++;
+	} else if (txn->role == SB_ROLE_SERVER) {
+		other = find_client(c, &e->key);
+		if (other) {
+			other->matched = true;
+			e->parent = other->self;
+			e->link = CORR_LINK_TUPLE;
+			c->st.linked_tuple++;
+		}
+	} else {
+		other = thread_server(c, txn->tgid, txn->req_tid, &ambiguous);
+		if (other) {
+			other->children++;
+			e->parent = other->self;
+			e->link = CORR_LINK_THREAD;
+			c->st.linked_thread++;
+		} else if (ambiguous) {
+			c->st.ambiguous++;
+		}
+	}
+	builder_new_context(c->b, e->link ? &e->parent : NULL, &e->self);
+	decide_sampling(c, e);
+
+	/* Late link: the server side of this connection got here first. */
+	if (txn->role == SB_ROLE_CLIENT) {
+		other = find_orphan_server(c, &e->key, e->start_ns);
+		if (other) {
+			e->matched = true;
+			other->parent = e->self;
+			memcpy(other->self.trace_id, e->self.trace_id, sizeof(other->self.trace_id));
+			other->link = CORR_LINK_TUPLE;
+			decide_sampling(c, other);
+			c->st.linked_tuple++;
+		}
+	}
+
+	e->next_id = c->by_id[bucket_id(e->txn_id)];
+	c->by_id[bucket_id(e->txn_id)] = e;
+	e->next_conn = c->by_conn[bucket_conn(&e->key)];
+	c->by_conn[bucket_conn(&e->key)] = e;
+	if (e->role == SB_ROLE_SERVER) {
+		uint32_t bt = bucket_thread(e->tgid, e->tid);
+
+		e->next_thread = c->by_thread[bt];
+		c->by_thread[bt] = e;
+	}
+	e->older = c->newest;
+	if (c->newest)
+		c->newest->newer = e;
+	else
+		c->oldest = e;
+	c->newest = e;
+	c->count++;
+}
+
+void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct corr_result *out)
+{
+	struct entry *e = find_id(c, txn->txn_id);
+
+	memset(out, 0, sizeof(*out));
+	if (!e) {
+		/* Never seen starting: its own trace, or the one its header names. */
+		c->st.untracked++;
+		if (wire_parent(c, txn, &out->parent))
+			out->link = CORR_LINK_WIRE;
+		builder_new_context(c->b, out->link ? &out->parent : NULL, &out->self);
+		out->sampled = out->link ? (out->parent.trace_flags & 0x01)
+					 : correlator_ratio_sampled(out->self.trace_id, c->ratio);
+	} else {
+		out->self = e->self;
+		out->parent = e->parent;
+		out->link = e->link;
+		out->sampled = e->self.trace_flags & 0x01;
+		entry_remove(c, e);
+	}
+	out->self.valid = true;
+	out->self.trace_flags |= 0x01; /* exported spans are sampled ones */
+	if (!out->sampled)
+		c->st.unsampled++;
+}
+
+void correlator_sweep(struct correlator *c, uint64_t now_mono_ns)
+{
+	while (c->oldest && c->oldest->start_ns + c->max_age_ns < now_mono_ns) {
+		entry_remove(c, c->oldest);
+		c->st.expired++;
+	}
+}
+
+void correlator_stats(const struct correlator *c, struct correlator_stats *st)
+{
+	*st = c->st;
+}

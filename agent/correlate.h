@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * correlate.h - which span is whose parent, and whether a trace is sampled.
+ *
+ * Decided when a request head is seen (correlator_on_request), used when
+ * the exchange ends (correlator_on_txn).  Three links, most trusted first:
+ *
+ *   wire    a valid W3C traceparent in the request (inbound for a server
+ *           span, outbound for a client span: the app's own trace wins);
+ *   tuple   a server request arriving on a connection whose other end is a
+ *           traced client on this node: same 5-tuple, mirrored;
+ *   thread  a client request written by a thread that is serving exactly
+ *           one inbound request at that moment.  Two or more in flight on
+ *           that thread (event loops under load, pipelining) is ambiguous:
+ *           no parent rather than a wrong one.
+ *
+ * Sampling is TraceIdRatioBased over the trace id for new traces and
+ * parent-based for joined ones, so a trace is kept or dropped whole.
+ */
+#ifndef SPANBPF_CORRELATE_H
+#define SPANBPF_CORRELATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "builder.h"
+#include "txn.h"
+
+enum corr_link {
+	CORR_LINK_NONE = 0,
+	CORR_LINK_WIRE = 1,
+	CORR_LINK_TUPLE = 2,
+	CORR_LINK_THREAD = 3,
+};
+
+struct correlator_opts {
+	double sampling_ratio;		/* 0..1 */
+	uint32_t max_requests;		/* requests followed at once; 0 = 65536 */
+	uint64_t max_age_ns;		/* forget requests older than this; 0 = 15 min */
+};
+
+struct correlator_stats {
+	uint64_t requests;		/* on_request calls */
+	uint64_t linked_wire;
+	uint64_t linked_tuple;		/* includes late links (client seen after server) */
+	uint64_t linked_thread;
+	uint64_t ambiguous;		/* client requests left without a parent: thread busy with >1 */
+	uint64_t unsampled;		/* exchanges not exported by sampling */
+	uint64_t untracked;		/* on_txn without a matching on_request (table full, ...) */
+	uint64_t expired;		/* requests forgotten by max_age_ns */
+	uint64_t bad_traceparent;	/* malformed traceparent headers ignored */
+};
+
+/* What to build an exchange's span with. */
+struct corr_result {
+	struct span_context self;	/* the span's own ids (always valid) */
+	struct span_context parent;	/* valid when it has a parent */
+	uint8_t link;			/* enum corr_link */
+	bool sampled;
+};
+
+struct correlator;
+
+/* ids come from b (builder_new_context); b must outlive the correlator. */
+struct correlator *correlator_new(const struct correlator_opts *o, struct builder *b);
+void correlator_free(struct correlator *c);
+
+/* A request head was seen (tracker on_request). */
+void correlator_on_request(struct correlator *c, const struct http_txn *txn);
+
+/* The exchange ended (tracker on_txn): fills out and forgets the request. */
+void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct corr_result *out);
+
+/* Forget requests older than max_age_ns (their on_txn never came). */
+void correlator_sweep(struct correlator *c, uint64_t now_mono_ns);
+
+/* Is a trace with this id kept at this ratio?  Pure, for tests. */
+bool correlator_ratio_sampled(const uint8_t trace_id[16], double ratio);
+
+void correlator_stats(const struct correlator *c, struct correlator_stats *st);
+
+#endif /* SPANBPF_CORRELATE_H */
