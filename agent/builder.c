@@ -897,7 +897,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 	span = span_new(arena);
 	if (!span)
 		goto skip;
-	span->resource = procinfo_resource(b->pi, txn->tgid);
+	span->resource = procinfo_resource_hint(b->pi, txn->tgid, txn->comm);
 	if (!span->resource) {
 		span_free(span);
 		goto skip;
@@ -1026,6 +1026,11 @@ void builder_free(struct builder *b)
 	procinfo_free(b->pi);
 	free(b->scope_version);
 	free(b);
+}
+
+void builder_note_process(struct builder *b, uint32_t tgid)
+{
+	resource_unref(procinfo_resource(b->pi, tgid));
 }
 
 void builder_proc_exit(struct builder *b, uint32_t tgid)

@@ -111,12 +111,18 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	switch (ev->type) {
 	case SB_EV_DATA:
+		/* Read /proc while the process is surely alive: clients may exit fast. */
+		if (ev->flags & SB_F_CONN_START)
+			builder_note_process(a->builder, ev->tgid);
+		tracker_on_event(a->tracker, ev, size);
+		break;
 	case SB_EV_CLOSE:
 	case SB_EV_CONNECT:
 		tracker_on_event(a->tracker, ev, size);
 		break;
 	case SB_EV_PROC_EXIT:
-		tracker_proc_exit(a->tracker, ev->tgid);
+		/* The tracker first: it finishes that process's exchanges at the exit time. */
+		tracker_on_event(a->tracker, ev, size);
 		builder_proc_exit(a->builder, ev->tgid);
 		break;
 	default:

@@ -507,6 +507,11 @@ void procinfo_free(struct procinfo *pi)
 
 struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid)
 {
+	return procinfo_resource_hint(pi, tgid, NULL);
+}
+
+struct resource *procinfo_resource_hint(struct procinfo *pi, uint32_t tgid, const char *comm)
+{
 	struct pi_entry *e = cache_find(pi, tgid);
 	struct proc_facts f;
 	struct resource *res;
@@ -532,6 +537,9 @@ struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid)
 	} else {
 		f.comm[0] = '\0';
 		f.start_ticks = 0;
+		/* Gone before we looked (short-lived clients): the kernel's name for it. */
+		if (comm && comm[0])
+			utf8_sanitize(f.exe_name, sizeof(f.exe_name), comm, strnlen(comm, 15));
 	}
 	res = resource_from_facts(pi, &f);
 	if (!res)

@@ -81,6 +81,11 @@ void procinfo_free(struct procinfo *pi);
  * procinfo_forget(): its last spans often complete after the exit.
  */
 struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid);
+/*
+ * The same, with the kernel's task name for the process (the comm of its
+ * records) used as executable name when /proc no longer has it.
+ */
+struct resource *procinfo_resource_hint(struct procinfo *pi, uint32_t tgid, const char *comm);
 /* Drop the cached entry of an exited process (after its last spans). */
 void procinfo_forget(struct procinfo *pi, uint32_t tgid);
 void procinfo_get_stats(const struct procinfo *pi, struct procinfo_stats *st);

@@ -154,6 +154,7 @@ struct conn {
 	uint32_t tgid;
 	int32_t fd;
 	struct sb_tuple tuple;
+	char comm[16];		/* from the first record, NUL-terminated */
 	uint8_t role;		/* enum sb_role; UNKNOWN only in MODE_PROBE */
 	uint8_t mode;		/* enum conn_mode */
 	uint8_t probe_dir;	/* MODE_PROBE: direction being tried */
@@ -267,6 +268,7 @@ static struct http_txn *fill_txn(struct tracker *t, const struct conn *c,
 	x->version_minor = p->version_minor;
 	x->flags = p->flags;
 	x->tuple = c->tuple;
+	memcpy(x->comm, c->comm, sizeof(x->comm));
 	x->start_ns = p->start_ns;
 	if (final) {
 		x->resp_tid = p->resp_tid;
@@ -1039,6 +1041,8 @@ static struct conn *conn_new(struct tracker *t, const struct sb_event *ev)
 	c->tgid = ev->tgid;
 	c->fd = ev->fd;
 	c->tuple = ev->tuple;
+	memcpy(c->comm, ev->comm, sizeof(c->comm) - 1);
+	c->comm[sizeof(c->comm) - 1] = '\0';
 	c->role = ev->role;
 	list_init(&c->lost);
 	if (c->role == SB_ROLE_UNKNOWN) {

@@ -46,6 +46,7 @@ struct http_txn {
 	char host[TXN_HOST_MAX];		/* Host header, "" if absent */
 	char user_agent[TXN_UA_MAX];		/* User-Agent header, "" if absent */
 	char traceparent[TXN_TRACEPARENT_MAX];	/* traceparent header, "" if absent or too long */
+	char comm[16];		/* process name from the kernel: fallback when /proc is gone */
 };
 
 #endif /* SPANBPF_TXN_H */

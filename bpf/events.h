@@ -13,13 +13,13 @@
 #endif
 
 /* Bytes of payload one record may carry (a power of two, masked in BPF). */
-#define SB_PAYLOAD_MAX 4096
+#define SB_PAYLOAD_MAX 8192
 /*
  * Payload is copied while the current message (the run of bytes in one
  * direction) has moved fewer than this many bytes: enough for request and
  * response heads, not for bodies.  Later records carry only counts and a tail.
  */
-#define SB_CAPTURE_WINDOW 8192
+#define SB_CAPTURE_WINDOW 16384
 /* Last bytes of a transfer, sent when the payload does not reach them. */
 #define SB_TAIL_MAX 16
 

@@ -38,6 +38,8 @@ const volatile __u64 wakeup_bytes = 1 << 20;	/* wake the reader past this backlo
  * of the register for the helper call ("R2 min value is negative").
  */
 #define BOUND(v, mask) asm volatile("%[x] &= " #mask : [x] "+r"(v))
+_Static_assert(SB_PAYLOAD_MAX == 8192, "the BOUND() masks below assume 8 KiB payloads");
+_Static_assert(SB_TAIL_MAX == 16, "the BOUND() masks below assume 16-byte tails");
 
 static __always_inline void count(__u32 idx)
 {
@@ -234,8 +236,8 @@ static __always_inline __u32 copy_iov(__u8 *dst, __u64 iov_ptr, __u32 iovcnt, __
 			chunk = n - off;
 		if (chunk > SB_PAYLOAD_MAX - off)
 			chunk = SB_PAYLOAD_MAX - off;
-		BOUND(off, 4095);		/* SB_PAYLOAD_MAX - 1 */
-		BOUND(chunk, 8191);		/* SB_PAYLOAD_MAX * 2 - 1 */
+		BOUND(off, 8191);		/* SB_PAYLOAD_MAX - 1 */
+		BOUND(chunk, 16383);		/* SB_PAYLOAD_MAX * 2 - 1 */
 		if (bpf_probe_read_user(dst + off, chunk, iov.iov_base))
 			break;
 		off += chunk;
@@ -331,7 +333,7 @@ static __always_inline int data_exit(long ret, __u8 dir)
 			cap = copy_iov(sc->payload, a.buf, a.iovcnt, n);
 		} else {
 			cap = n < SB_PAYLOAD_MAX ? n : SB_PAYLOAD_MAX;
-			BOUND(cap, 8191);
+			BOUND(cap, 16383);
 			if (bpf_probe_read_user(sc->payload, cap, (void *)a.buf))
 				cap = 0;
 		}
@@ -396,7 +398,7 @@ static __always_inline int data_exit(long ret, __u8 dir)
 
 	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									     : BPF_RB_NO_WAKEUP;
-	BOUND(cap, 8191);
+	BOUND(cap, 16383);
 	if (bpf_ringbuf_output(&events, e, sizeof(*e) + cap, wake))
 		count(SB_CNT_RB_FULL);
 	else

@@ -979,9 +979,9 @@ static void test_pipelined_lost_sync_no_wrong_status(void **state)
 	struct sim u = server(t, 91);
 
 	memset(&cap, 0, sizeof(cap));
-	n = (size_t)sprintf(buf, "PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1d95\r\n");
-	memset(buf + n, 'q', 0x1d95);
-	n += 0x1d95;
+	n = (size_t)sprintf(buf, "PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2d95\r\n");
+	memset(buf + n, 'q', 0x2d95);
+	n += 0x2d95;
 	n += (size_t)sprintf(buf + n, "\r\n0\r\nT: 1\r\n\r\n");
 	sim_xfer(&u, R, buf, n);
 	sim_str(&u, R, "PUT /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nq\r\n0\r\n\r\n");
@@ -1008,8 +1008,8 @@ static void test_pipelined_lost_sync_no_wrong_status(void **state)
 
 	memset(&cap, 0, sizeof(cap));
 	n = (size_t)sprintf(buf, "GET /a HTTP/1.1\r\nX-Big: ");
-	memset(buf + n, 'b', 5000);
-	n += 5000;
+	memset(buf + n, 'b', 9000);
+	n += 9000;
 	n += (size_t)sprintf(buf + n, "\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
 	sim_xfer(&v, R, buf, n);
 	sim_str(&v, W, "HTTP/1.1 200 X\r\nContent-Length: 0\r\n\r\n"
