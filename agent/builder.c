@@ -1028,9 +1028,9 @@ void builder_free(struct builder *b)
 	free(b);
 }
 
-void builder_note_process(struct builder *b, uint32_t tgid)
+void builder_note_process(struct builder *b, uint32_t tgid, const char *comm)
 {
-	resource_unref(procinfo_resource(b->pi, tgid));
+	resource_unref(procinfo_resource_hint(b->pi, tgid, comm));
 }
 
 void builder_proc_exit(struct builder *b, uint32_t tgid)

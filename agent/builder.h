@@ -99,7 +99,7 @@ void builder_new_context(struct builder *b, const struct span_context *parent,
 
 /* A traced process exited: forget its cached resource. */
 /* Look tgid up in /proc now (cached), while it is surely alive. */
-void builder_note_process(struct builder *b, uint32_t tgid);
+void builder_note_process(struct builder *b, uint32_t tgid, const char *comm);
 void builder_proc_exit(struct builder *b, uint32_t tgid);
 
 void builder_get_stats(const struct builder *b, struct builder_stats *st);

@@ -113,7 +113,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	case SB_EV_DATA:
 		/* Read /proc while the process is surely alive: clients may exit fast. */
 		if (ev->flags & SB_F_CONN_START)
-			builder_note_process(a->builder, ev->tgid);
+			{
+			char comm[sizeof(ev->comm) + 1];
+
+			memcpy(comm, ev->comm, sizeof(ev->comm));
+			comm[sizeof(ev->comm)] = '\0';
+			builder_note_process(a->builder, ev->tgid, comm);
+		}
 		tracker_on_event(a->tracker, ev, size);
 		break;
 	case SB_EV_CLOSE:
