@@ -17,6 +17,12 @@
  *  - in scalar values ${VAR} is the variable's value (an error when VAR is
  *    unset; set and empty gives ""), ${VAR:-text} gives text when VAR is
  *    unset or empty, and $$ is a literal $.  Quoting never changes meaning.
+ *    Keys are never expanded;
+ *  - a list or mapping replaces the earlier one whole; an empty value (or
+ *    [] / {}) empties it;
+ *  - file paths (exporter.tls.*) must name readable regular files when the
+ *    config is loaded (also on reload): a missing file is an error then, not
+ *    at the first export.  Their content is checked by the TLS library.
  */
 #ifndef SPANBPF_CONFIG_H
 #define SPANBPF_CONFIG_H
@@ -30,20 +36,80 @@
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_URL_MAX 1024
 #define CONFIG_FILE_MAX (1 << 20)	/* larger files are refused */
+#define CONFIG_PATH_MAX 4096		/* a file path, with its NUL */
+#define CONFIG_LISTEN_MAX 256		/* metrics.listen, with its NUL */
+#define CONFIG_MAX_HEADERS 32
+#define CONFIG_MAX_ATTRIBUTES 32
+#define CONFIG_KV_NAME_MAX 128		/* a header or attribute name, with its NUL */
+#define CONFIG_KV_VALUE_MAX 1024	/* its value, with its NUL */
+#define CONFIG_MAX_GLOBS 64		/* patterns in filters.processes and exclude_processes */
+#define CONFIG_GLOB_MAX 256		/* one pattern, with its NUL */
+#define CONFIG_MAX_SERVICES 64
+#define CONFIG_SERVICE_NAME_MAX 256	/* a service name, with its NUL */
 
 enum config_compression {
 	COMPRESSION_NONE = 0,
 	COMPRESSION_GZIP = 1,
 };
 
+/* One entry of a string-to-string mapping, in file order. */
+struct config_kv {
+	char name[CONFIG_KV_NAME_MAX];
+	char value[CONFIG_KV_VALUE_MAX];
+};
+
+/*
+ * One services rule: it matches a process whose executable name matches the
+ * glob (when set) and that listens on the port (when set); at least one is.
+ */
+struct config_service {
+	char name[CONFIG_SERVICE_NAME_MAX];	/* service.name to give, never empty */
+	char executable[CONFIG_GLOB_MAX];	/* fnmatch pattern; "": any executable */
+	uint16_t port;				/* listening TCP port; 0: any */
+};
+
 struct config {
 	char exporter_endpoint[CONFIG_URL_MAX];	/* exporter.endpoint, http(s) URL */
 	int compression;			/* exporter.compression, enum config_compression */
+	uint64_t exporter_timeout_ns;		/* exporter.timeout, per request, 1ms..10m */
+	/*
+	 * exporter.headers: names are HTTP tokens, distinct without regard to
+	 * case; values hold no control characters but tab.  An empty value
+	 * means "do not send this header" (so the environment can remove one).
+	 */
+	struct config_kv exporter_headers[CONFIG_MAX_HEADERS];
+	size_t nexporter_headers;
+	/*
+	 * exporter.tls.*: "" is unset (ca_file: the system's CAs); cert_file
+	 * and key_file (mutual TLS) are both set or both unset.
+	 */
+	char exporter_tls_ca_file[CONFIG_PATH_MAX];
+	char exporter_tls_cert_file[CONFIG_PATH_MAX];
+	char exporter_tls_key_file[CONFIG_PATH_MAX];
+	bool exporter_tls_insecure_skip_verify;
 	uint32_t batch_max_spans;		/* batch.max_spans, 1..65536 */
 	uint64_t batch_timeout_ns;		/* batch.timeout, 1ms..1h */
+	uint32_t queue_max_spans;		/* queue.max_spans, 1..1048576 */
+	uint64_t retry_initial_interval_ns;	/* retry.initial_interval, 1ms..1h, <= max */
+	uint64_t retry_max_interval_ns;		/* retry.max_interval, 1ms..1h */
+	uint64_t retry_max_elapsed_time_ns;	/* retry.max_elapsed_time, 0..24h; 0: no limit */
+	uint64_t shutdown_timeout_ns;		/* shutdown_timeout, 0..10m; 0: do not flush */
+	double sampling_ratio;			/* sampling.ratio, 0..1 */
 	uint16_t ports[CONFIG_MAX_PORTS];	/* filters.ports, distinct, in file order */
 	size_t nports;				/* 0: trace every process */
+	uint16_t exclude_ports[CONFIG_MAX_PORTS];	/* filters.exclude_ports, distinct */
+	size_t nexclude_ports;
+	char processes[CONFIG_MAX_GLOBS][CONFIG_GLOB_MAX];	/* filters.processes */
+	size_t nprocesses;					/* 0: any executable */
+	char exclude_processes[CONFIG_MAX_GLOBS][CONFIG_GLOB_MAX]; /* filters.exclude_processes */
+	size_t nexclude_processes;
+	/* resource.attributes: names distinct (case matters), never service.name. */
+	struct config_kv resource_attributes[CONFIG_MAX_ATTRIBUTES];
+	size_t nresource_attributes;
+	struct config_service services[CONFIG_MAX_SERVICES];	/* services, in file order */
+	size_t nservices;
 	bool record_query;			/* http.record_query */
+	char metrics_listen[CONFIG_LISTEN_MAX];	/* metrics.listen; "": no endpoint */
 	int log_level;				/* log.level, log.h's enum log_level */
 };
 
@@ -75,10 +141,21 @@ int config_load_string(struct config *cfg, const char *yaml, size_t len, const c
 		       struct config_errors *errs);
 
 /*
- * Apply the OTEL_* environment overrides to cfg:
- *  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is), else
- *  OTEL_EXPORTER_OTLP_ENDPOINT (a base URL: "/v1/traces" is appended);
- *  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, else OTEL_EXPORTER_OTLP_COMPRESSION.
+ * Apply the OTEL_* environment overrides to cfg.  For each setting the
+ * signal variable (OTEL_EXPORTER_OTLP_TRACES_*) wins over the general one,
+ * which is then ignored:
+ *  ..._ENDPOINT: the TRACES one is used as is; the general one is a base URL
+ *    that "/v1/traces" is appended to;
+ *  ..._COMPRESSION: gzip or none;
+ *  ..._TIMEOUT: integer milliseconds (exporter.timeout);
+ *  ..._HEADERS: "k1=v1,k2=v2" (W3C baggage-like, names and values
+ *    percent-decoded, spaces around them trimmed), merged over
+ *    exporter.headers: a variable's header replaces the file's of the same
+ *    name (any case), "name=" removes it (an empty value);
+ *  ..._CERTIFICATE (exporter.tls.ca_file), ..._CLIENT_CERTIFICATE and
+ *    ..._CLIENT_KEY (exporter.tls.cert_file, key_file): readable files;
+ *  OTEL_RESOURCE_ATTRIBUTES: "k1=v1,k2=v2" merged over resource.attributes
+ *    the same way (names compared exactly).
  * Empty variables count as unset.  getenv_fn is NULL for the process
  * environment, a fake in tests.  Returns 0, or the number of problems (each
  * naming its variable) with errs filled and cfg unchanged.  errs is reset
@@ -106,5 +183,23 @@ void config_print_reference(FILE *f);
 
 /* Each message of errs on its own line, and how many were left out. */
 void config_errors_print(const struct config_errors *errs, FILE *f);
+
+/*
+ * Whether a process whose executable file name (the last component of
+ * /proc/PID/exe, e.g. "python3.11") is exe_name should be traced by the
+ * name filters: it matches one of filters.processes (any name when that is
+ * empty) and none of filters.exclude_processes.  Patterns are fnmatch(3)
+ * globs, case sensitive.  A NULL exe_name is the empty name.
+ */
+bool config_process_selected(const struct config *cfg, const char *exe_name);
+
+/*
+ * The service name the first matching services rule gives a process with
+ * this executable file name listening on these TCP ports (listen_ports may
+ * be NULL when n is 0), or NULL when no rule matches.  The string lives in
+ * cfg.
+ */
+const char *config_service_name(const struct config *cfg, const char *exe_name,
+				const uint16_t *listen_ports, size_t n);
 
 #endif /* SPANBPF_CONFIG_H */

@@ -18,6 +18,7 @@
 
 struct entry {
 	uint64_t txn_id;
+	uint64_t conn_id;
 	uint64_t start_ns;
 	uint32_t tgid;
 	uint32_t tid;
@@ -32,8 +33,24 @@ struct entry {
 	struct entry *older, *newer; /* age list, oldest first */
 };
 
+/* Direct-mapped caches: a collision forgets, which only costs a link. */
+#define NSLOTS 16384
+
+struct thread_slot {		/* the connection a thread last read a request from */
+	uint32_t tgid, tid;
+	uint64_t conn_id;
+};
+
+struct connect_slot {		/* an outbound connection and the inbound one it serves */
+	uint64_t client_conn_id;
+	uint64_t server_conn_id;
+	uint32_t tgid, tid;
+};
+
 struct correlator {
 	struct builder *b;
+	struct thread_slot threads[NSLOTS];
+	struct connect_slot connects[NSLOTS];
 	double ratio;
 	uint32_t max;
 	uint64_t max_age_ns;
@@ -236,6 +253,51 @@ static struct entry *thread_server(struct correlator *c, uint32_t tgid, uint32_t
 	return found;
 }
 
+void correlator_on_server_read(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id)
+{
+	struct thread_slot *s = &c->threads[bucket_thread(tgid, tid) & (NSLOTS - 1)];
+
+	s->tgid = tgid;
+	s->tid = tid;
+	s->conn_id = conn_id;
+}
+
+void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id)
+{
+	struct thread_slot *s = &c->threads[bucket_thread(tgid, tid) & (NSLOTS - 1)];
+	struct connect_slot *k = &c->connects[bucket_id(conn_id) & (NSLOTS - 1)];
+
+	if (s->tgid != tgid || s->tid != tid || !s->conn_id)
+		return;
+	k->client_conn_id = conn_id;
+	k->server_conn_id = s->conn_id;
+	k->tgid = tgid;
+	k->tid = tid;
+}
+
+/*
+ * The first request on an outbound connection opened right after this
+ * thread read from an inbound connection serves that connection's request
+ * in flight: event loops (nginx) open the upstream connection in the same
+ * handler that read the request.  The binding is used once.
+ */
+static struct entry *connect_server(struct correlator *c, const struct http_txn *txn)
+{
+	struct connect_slot *k = &c->connects[bucket_id(txn->conn_id) & (NSLOTS - 1)];
+	struct entry *best = NULL;
+
+	if (k->client_conn_id != txn->conn_id || k->tgid != txn->tgid)
+		return NULL;
+	for (struct entry *e = c->by_thread[bucket_thread(k->tgid, k->tid)]; e; e = e->next_thread)
+		if (e->tgid == k->tgid && e->tid == k->tid && e->conn_id == k->server_conn_id &&
+		    (!best || e->start_ns > best->start_ns))
+			best = e;
+	k->client_conn_id = 0;
+	if (best)
+		c->st.linked_connect++;
+	return best;
+}
+
 static void decide_sampling(struct correlator *c, struct entry *e)
 {
 	bool sampled;
@@ -259,6 +321,7 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 	if (!e)
 		return;
 	e->txn_id = txn->txn_id;
+	e->conn_id = txn->conn_id;
 	e->start_ns = txn->start_ns;
 	e->tgid = txn->tgid;
 	e->tid = txn->req_tid;
@@ -278,6 +341,8 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 		}
 	} else {
 		other = thread_server(c, txn->tgid, txn->req_tid, &ambiguous);
+		if (!other)
+			other = connect_server(c, txn);
 		if (other) {
 			other->children++;
 			e->parent = other->self;

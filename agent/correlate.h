@@ -10,9 +10,13 @@
  *   tuple   a server request arriving on a connection whose other end is a
  *           traced client on this node: same 5-tuple, mirrored;
  *   thread  a client request written by a thread that is serving exactly
- *           one inbound request at that moment.  Two or more in flight on
- *           that thread (event loops under load, pipelining) is ambiguous:
- *           no parent rather than a wrong one.
+ *           one inbound request at that moment;
+ *   connect otherwise, the first request on an outbound connection that the
+ *           thread opened right after reading from an inbound connection
+ *           whose request is in flight (event loops such as nginx open the
+ *           upstream connection in the handler that read the request).
+ *           Anything else with two or more requests in flight on the thread
+ *           is ambiguous: no parent rather than a wrong one.
  *
  * Sampling is TraceIdRatioBased over the trace id for new traces and
  * parent-based for joined ones, so a trace is kept or dropped whole.
@@ -44,6 +48,7 @@ struct correlator_stats {
 	uint64_t linked_wire;
 	uint64_t linked_tuple;		/* includes late links (client seen after server) */
 	uint64_t linked_thread;
+	uint64_t linked_connect;	/* part of linked_thread: found through the connect binding */
 	uint64_t ambiguous;		/* client requests left without a parent: thread busy with >1 */
 	uint64_t unsampled;		/* exchanges not exported by sampling */
 	uint64_t untracked;		/* on_txn without a matching on_request (table full, ...) */
@@ -70,6 +75,12 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn);
 
 /* The exchange ended (tracker on_txn): fills out and forgets the request. */
 void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct corr_result *out);
+
+/* A server-side read record (role SERVER, READ) by this thread on conn_id. */
+void correlator_on_server_read(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id);
+
+/* A traced process's connect() by this thread created outbound connection conn_id. */
+void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id);
 
 /* Forget requests older than max_age_ns (their on_txn never came). */
 void correlator_sweep(struct correlator *c, uint64_t now_mono_ns);

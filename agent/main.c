@@ -120,10 +120,16 @@ static int on_event(void *ctx, void *data, size_t size)
 			comm[sizeof(ev->comm)] = '\0';
 			builder_note_process(a->builder, ev->tgid, comm);
 		}
+		if (ev->role == SB_ROLE_SERVER && ev->dir == SB_DIR_READ)
+			correlator_on_server_read(a->correlator, ev->tgid, ev->tid, ev->conn_id);
+		tracker_on_event(a->tracker, ev, size);
+		break;
+	case SB_EV_CONNECT:
+		if ((int32_t)ev->len == 0 || (int32_t)ev->len == -EINPROGRESS)
+			correlator_on_connect(a->correlator, ev->tgid, ev->tid, ev->conn_id);
 		tracker_on_event(a->tracker, ev, size);
 		break;
 	case SB_EV_CLOSE:
-	case SB_EV_CONNECT:
 		tracker_on_event(a->tracker, ev, size);
 		break;
 	case SB_EV_PROC_EXIT:

@@ -26,7 +26,7 @@
 enum sb_event_type {
 	SB_EV_DATA = 1,		/* bytes read or written on a traced connection */
 	SB_EV_CLOSE = 2,	/* a traced connection was closed by its process */
-	SB_EV_CONNECT = 3,	/* a connect() finished (len holds its return value) */
+	SB_EV_CONNECT = 3,	/* a connect() returned; len holds its return value (0, -EINPROGRESS, error) */
 	SB_EV_PROC_EXIT = 4,	/* a traced process exited (tgid only) */
 };
 

@@ -655,7 +655,10 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 			emit_small(SB_EV_CONNECT, tgid, (__u32)id, key.fd, st, (__u32)ret);
 		return 0;
 	}
-	conn_create(&key, f, SB_ROLE_CLIENT);
+	/* The agent hears of every outbound connection: it ties event loops' calls to requests. */
+	st = conn_create(&key, f, SB_ROLE_CLIENT);
+	if (st && !(st->flags & ST_IGNORE))
+		emit_small(SB_EV_CONNECT, tgid, (__u32)id, key.fd, st, (__u32)ret);
 	return 0;
 }
 
