@@ -103,8 +103,9 @@ static __always_inline bool sock_tuple(struct sock *sk, struct sb_tuple *t)
 		map_v4(t->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
 		map_v4(t->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
 	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(t->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(t->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* bpf_core_read, not BPF_CORE_READ_INTO: that copies sizeof(*dst), one byte here. */
+		bpf_core_read(t->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else {
 		return false;
 	}
