@@ -4,8 +4,9 @@
  * the OTEL_* overrides and the printers.
  *
  * Loading walks the YAML tree once, checks every key against the table and
- * collects every problem; values go into a scratch copy that replaces the
- * caller's config only when there was none.
+ * collects every problem, then checks the keys that depend on each other;
+ * values go into a scratch copy (on the heap: lists and maps make struct
+ * config large) that replaces the caller's config only when there was none.
  */
 #include "config.h"
 #include "log.h"
@@ -1092,7 +1093,8 @@ static bool suggest(const char *path, char *buf, size_t size)
 			if (*end == '.' || !*end) {
 				size_t len = (size_t)(end - name);
 				size_t d = edit_distance(path, plen, name, len);
-				bool above = len < plen && path[len] == '.' && !strncmp(path, name, len);
+				bool above = len < plen && path[len] == '.' &&
+					     !strncmp(path, name, len);
 
 				if (d < best && d <= limit && !above) {
 					best = d;

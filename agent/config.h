@@ -19,7 +19,8 @@
  *    unset or empty, and $$ is a literal $.  Quoting never changes meaning.
  *    Keys are never expanded;
  *  - a list or mapping replaces the earlier one whole; an empty value (or
- *    [] / {}) empties it;
+ *    [] / {}) empties it; so does an empty value unset a file path or
+ *    metrics.listen ("");
  *  - file paths (exporter.tls.*) must name readable regular files when the
  *    config is loaded (also on reload): a missing file is an error then, not
  *    at the first export.  Their content is checked by the TLS library.
@@ -68,6 +69,10 @@ struct config_service {
 	uint16_t port;				/* listening TCP port; 0: any */
 };
 
+/*
+ * About 150 KB (the lists and maps are fixed arrays, no pointers: a config
+ * copies with = and needs no freeing); keep it off small thread stacks.
+ */
 struct config {
 	char exporter_endpoint[CONFIG_URL_MAX];	/* exporter.endpoint, http(s) URL */
 	int compression;			/* exporter.compression, enum config_compression */
