@@ -673,8 +673,10 @@ void exporter_stats(struct exporter *e, struct exporter_stats *st)
 	pthread_mutex_unlock(&e->lock);
 }
 
-static void exporter_free(struct exporter *e)
+void exporter_free(struct exporter *e)
 {
+	if (!e)
+		return;
 	if (e->curl)
 		curl_easy_cleanup(e->curl);
 	if (e->multi)
@@ -689,6 +691,14 @@ static void exporter_free(struct exporter *e)
 }
 
 int exporter_stop(struct exporter *e, uint64_t timeout_ns)
+{
+	int undelivered = exporter_shutdown(e, timeout_ns);
+
+	exporter_free(e);
+	return undelivered;
+}
+
+int exporter_shutdown(struct exporter *e, uint64_t timeout_ns)
 {
 	uint64_t undelivered;
 
@@ -708,7 +718,6 @@ int exporter_stop(struct exporter *e, uint64_t timeout_ns)
 	undelivered = e->st.failed - e->failed_at_stop;
 	log_debug("export: stopped: %llu exported, %llu undelivered at stop",
 		  (unsigned long long)e->st.exported, (unsigned long long)undelivered);
-	exporter_free(e);
 	return undelivered > INT_MAX ? INT_MAX : (int)undelivered;
 }
 

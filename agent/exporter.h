@@ -82,6 +82,9 @@ bool exporter_submit(struct exporter *e, struct span *s);
  * collector (capped at INT_MAX).  NULL is fine (returns 0).
  */
 int exporter_stop(struct exporter *e, uint64_t timeout_ns);
+/* exporter_stop() in two steps, so the final counters can be read in between. */
+int exporter_shutdown(struct exporter *e, uint64_t timeout_ns);
+void exporter_free(struct exporter *e);
 
 /* A consistent snapshot of the counters; safe from any thread. */
 void exporter_stats(struct exporter *e, struct exporter_stats *st);

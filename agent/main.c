@@ -33,7 +33,6 @@
 #define POLL_MS 10			/* ring buffer drain period */
 #define SWEEP_NS 100000000ull		/* tracker idle checks */
 #define SUMMARY_NS 60000000000ull	/* self-metrics summary line */
-#define SHUTDOWN_NS 5000000000ull	/* flush deadline on SIGTERM */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -177,8 +176,10 @@ static void usage(FILE *f)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
-		"Needs root (see README.md, \"Privileges\").  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,\n"
-		"OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_COMPRESSION override the file.\n");
+		"Needs root (see README.md, \"Privileges\").  The OTEL_EXPORTER_OTLP_* variables\n"
+		"(ENDPOINT, COMPRESSION, HEADERS, TIMEOUT, CERTIFICATE, and their TRACES_ forms)\n"
+		"and OTEL_RESOURCE_ATTRIBUTES override the file; config/spanbpf.yaml documents\n"
+		"every setting.\n");
 }
 
 static const char *env_get(const char *name)
@@ -193,21 +194,25 @@ static int load_config(struct config *cfg, const char *path, bool explicit_path)
 	int n = 0;
 
 	if (!errs) {
-		log_error("out of memory");
+		fprintf(stderr, "spanbpf: out of memory\n");
 		return -1;
 	}
 	config_defaults(cfg);
-	if (path && (explicit_path || access(path, F_OK) == 0))
+	if (path && (explicit_path || access(path, F_OK) == 0)) {
 		n = config_load_file(cfg, path, errs);
-	if (n == 0 && config_apply_env(cfg, env_get, errs) != 0)
-		n = errs->count ? (int)errs->count : 1;
-	if (n) {
-		size_t shown = errs->count < CONFIG_MAX_ERRORS ? errs->count : CONFIG_MAX_ERRORS;
-
-		for (size_t i = 0; i < shown; i++)
-			fprintf(stderr, "%s\n", errs->msg[i]);
-		if (errs->count > shown)
-			fprintf(stderr, "... and %zu more problems\n", errs->count - shown);
+		if (n) {
+			config_errors_print(errs, stderr);
+			fprintf(stderr, "spanbpf: invalid configuration in %s (%d problem%s)\n", path, n,
+				n == 1 ? "" : "s");
+		}
+	}
+	if (!n) {
+		n = config_apply_env(cfg, env_get, errs);
+		if (n) {
+			config_errors_print(errs, stderr);
+			fprintf(stderr, "spanbpf: invalid OTEL_* environment variable%s\n",
+				n == 1 ? "" : "s");
+		}
 	}
 	free(errs);
 	return n ? -1 : 0;
@@ -282,12 +287,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (load_config(&a.cfg, config_path, explicit_path)) {
-		fprintf(stderr, "spanbpf: invalid configuration%s%s\n",
-			explicit_path || access(config_path, F_OK) == 0 ? " in " : "",
-			explicit_path || access(config_path, F_OK) == 0 ? config_path : "");
+	if (load_config(&a.cfg, config_path, explicit_path))
 		return 2;
-	}
 	if (check_only) {
 		printf("%s: configuration is valid\n",
 		       explicit_path || access(config_path, F_OK) == 0 ? config_path : "defaults");
@@ -314,8 +315,13 @@ int main(int argc, char **argv)
 	eopts.compression = a.cfg.compression;
 	eopts.batch_max_spans = a.cfg.batch_max_spans;
 	eopts.batch_timeout_ns = a.cfg.batch_timeout_ns;
-	eopts.queue_max_spans = 65536;
-	eopts.timeout_ns = 10000000000ull;
+	eopts.queue_max_spans = a.cfg.queue_max_spans;
+	eopts.timeout_ns = a.cfg.exporter_timeout_ns;
+	eopts.retry_initial_ns = a.cfg.retry_initial_interval_ns;
+	eopts.retry_max_ns = a.cfg.retry_max_interval_ns;
+	/* 0 in the file means "no limit"; 0 here would mean the default. */
+	eopts.retry_max_elapsed_ns = a.cfg.retry_max_elapsed_time_ns ? a.cfg.retry_max_elapsed_time_ns
+								      : UINT64_MAX;
 	eopts.user_agent = "spanbpf/" SPANBPF_VERSION;
 	a.exporter = exporter_start(&eopts);
 	if (!a.exporter) {
@@ -327,7 +333,7 @@ int main(int argc, char **argv)
 	bopts.proc_root = "/proc";
 	bopts.scope_version = SPANBPF_VERSION;
 	a.builder = builder_new(&bopts);
-	copts.sampling_ratio = 1.0;
+	copts.sampling_ratio = a.cfg.sampling_ratio;
 	a.correlator = a.builder ? correlator_new(&copts, a.builder) : NULL;
 	a.tracker = tracker_new(&topts, on_request, on_txn, &a);
 	if (!a.builder || !a.correlator || !a.tracker) {
@@ -372,21 +378,24 @@ int main(int argc, char **argv)
 		}
 	}
 	if (stop_requested)
-		log_info("received %s: draining and flushing (up to %llus)",
-			 stop_requested == SIGTERM ? "SIGTERM" : "SIGINT", SHUTDOWN_NS / 1000000000ull);
+		log_info("received %s: draining and flushing (up to %.1fs)",
+			 stop_requested == SIGTERM ? "SIGTERM" : "SIGINT",
+			 (double)a.cfg.shutdown_timeout_ns / 1e9);
 	/* Take what the kernel already handed over, then stop reading. */
 	probe_poll(a.probe, 0);
 	rc = err < 0 && err != -EINTR ? 1 : 0;
 
 out:
-	if (a.exporter && a.tracker)
-		log_summary(&a, "final");
+	if (a.exporter) {
+		/* The probe's counters are read once more by the last summary line. */
+		undelivered = exporter_shutdown(a.exporter, a.cfg.shutdown_timeout_ns);
+		if (a.tracker)
+			log_summary(&a, "final");
+		log_info("exit: %d span(s) could not be delivered", undelivered);
+		exporter_free(a.exporter);
+	}
 	probe_close(a.probe);
 	a.probe = NULL;
-	if (a.exporter) {
-		undelivered = exporter_stop(a.exporter, SHUTDOWN_NS);
-		log_info("exit: %d span(s) could not be delivered", undelivered);
-	}
 	tracker_free(a.tracker);
 	correlator_free(a.correlator);
 	builder_free(a.builder);
