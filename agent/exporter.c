@@ -2,12 +2,19 @@
 /*
  * exporter.c - span queue and OTLP/HTTP export thread.
  *
- * The reader thread appends to a singly linked queue under e->lock and
- * wakes the exporter thread only when the queue becomes non-empty or a batch
- * fills.  The exporter thread takes up to batch_max spans, encodes them and
- * POSTs them with one libcurl easy handle driven by a private multi handle:
- * the multi handle keeps the connection alive between requests and lets
- * exporter_stop() interrupt a request in flight (curl_multi_wakeup).
+ * The reader thread encodes each span (otlp_span_encode) and appends it to a
+ * singly linked queue under e->lock, waking the exporter thread only when
+ * the queue becomes non-empty or a batch fills.  The exporter thread takes
+ * up to batch_max spans, frames them into one request body (otlp_frame),
+ * frees them, and POSTs the body with one libcurl easy handle driven by a
+ * private multi handle: the multi handle keeps the connection alive between
+ * requests and lets exporter_stop() interrupt a request in flight
+ * (curl_multi_wakeup).
+ *
+ * Settings live in one struct settings.  exporter_reconfigure() validates a
+ * new one and parks it in e->pending; the exporter thread adopts it between
+ * requests (curl_easy_reset keeps the connection and TLS session caches), so
+ * the queue and a batch being retried survive a reload.
  */
 #include "exporter.h"
 
@@ -16,6 +23,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +32,6 @@
 
 #include <curl/curl.h>
 
-#include "config.h"
 #include "log.h"
 #include "otlp.h"
 
@@ -34,11 +42,12 @@
 #define RESP_BODY_MAX 65536
 /* Collector messages are logged up to this many bytes. */
 #define LOG_BODY_MAX 200
-/* Dropped-span warnings are rate limited to one per interval. */
-#define DROP_REPORT_INTERVAL_NS (10 * NSEC_PER_SEC)
+/* Each kind of repeated log line: at most LOG_BURST lines per LOG_INTERVAL_NS. */
+#define LOG_INTERVAL_NS (10 * NSEC_PER_SEC)
+#define LOG_BURST 5
 
-struct exporter {
-	/* Settings, fixed after start. */
+/* Everything exporter_opts sets, validated and owned. */
+struct settings {
 	char *endpoint;
 	char *user_agent;
 	bool gzip;
@@ -49,27 +58,48 @@ struct exporter {
 	uint64_t retry_initial_ns;
 	uint64_t retry_max_ns;
 	uint64_t retry_max_elapsed_ns;
+	char *ca_file;			/* NULL: unset */
+	char *cert_file;
+	char *key_file;
+	bool insecure;
+	struct curl_slist *headers;	/* request headers for an identity body */
+	struct curl_slist *headers_gz;	/* the same plus Content-Encoding: gzip */
+};
 
-	/* Shared with submitters and exporter_stop(), under lock. */
+/* A log line that may repeat: LOG_BURST per LOG_INTERVAL_NS, the rest counted. */
+struct ratelimit {
+	uint64_t window_ns;
+	uint32_t used;
+	uint64_t suppressed;
+};
+
+struct exporter {
+	/* Shared with submitters, exporter_reconfigure() and exporter_stop(), under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* on CLOCK_MONOTONIC */
-	struct span *head, *tail;
+	struct otlp_span *head, *tail;
 	uint32_t qlen;
+	uint32_t queue_max;		/* for submit: changes at reconfigure */
+	uint32_t batch_max;		/* for submit's wake-up: the applied settings' */
 	uint64_t oldest_ns;		/* queue time of the oldest queued span, or earlier */
+	struct settings *pending;	/* to be adopted by the exporter thread */
 	bool stopping;
 	uint64_t stop_deadline_ns;
 	uint64_t failed_at_stop;
 	struct exporter_stats st;
+	atomic_bool encode_warned;
 
-	/* Exporter thread only. */
+	/* Exporter thread only (and start/free, when it does not run). */
+	struct settings *cur;
 	pthread_t thread;
+	bool thread_started;
 	CURLM *multi;
 	CURL *curl;
-	struct curl_slist *headers;
-	struct span **vec;		/* [batch_max]: the batch in flight */
+	struct otlp_span **vec;		/* [vec_cap]: the batch being framed */
+	uint32_t vec_cap;
 	uint64_t rng;
 	uint64_t drops_reported;
-	uint64_t drops_report_ns;
+	struct ratelimit rl_drops, rl_retry, rl_tls, rl_status, rl_partial, rl_gave_up;
 	bool retry_after_set;
 	uint64_t retry_after_ns;
 	size_t resp_len;
@@ -83,6 +113,32 @@ enum verdict {
 	RETRY,
 	DROP,
 };
+
+/* How a batch ended: which outcome counter its spans go to. */
+enum outcome {
+	OUT_FAILED_STATUS,
+	OUT_RETRIES_EXHAUSTED,
+	OUT_UNDELIVERED,
+};
+
+static const char *const failure_names[EXPORTER_FAIL_MAX] = {
+	[EXPORTER_FAIL_CONNECT] = "connect",
+	[EXPORTER_FAIL_TIMEOUT] = "timeout",
+	[EXPORTER_FAIL_TLS] = "tls",
+	[EXPORTER_FAIL_HTTP_429] = "http_429",
+	[EXPORTER_FAIL_HTTP_502] = "http_502",
+	[EXPORTER_FAIL_HTTP_503] = "http_503",
+	[EXPORTER_FAIL_HTTP_504] = "http_504",
+	[EXPORTER_FAIL_HTTP_4XX] = "http_4xx",
+	[EXPORTER_FAIL_HTTP_5XX] = "http_5xx",
+	[EXPORTER_FAIL_HTTP_OTHER] = "http_other",
+	[EXPORTER_FAIL_OTHER] = "other",
+};
+
+const char *exporter_failure_name(int failure)
+{
+	return failure >= 0 && failure < EXPORTER_FAIL_MAX ? failure_names[failure] : NULL;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
@@ -283,6 +339,329 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+/* ---- logging ------------------------------------------------------------ */
+
+/*
+ * Log a line of a kind that may repeat: LOG_BURST lines per LOG_INTERVAL_NS
+ * (exporter thread only); the next line logged says how many were left out.
+ */
+static void __attribute__((format(printf, 3, 4)))
+log_limited(struct ratelimit *rl, int level, const char *fmt, ...)
+{
+	uint64_t now = now_ns();
+	char line[1024];
+	va_list ap;
+
+	if (level > log_level_active)
+		return;
+	if (now - rl->window_ns >= LOG_INTERVAL_NS) {
+		rl->window_ns = now;
+		rl->used = 0;
+	}
+	if (rl->used >= LOG_BURST) {
+		rl->suppressed++;
+		return;
+	}
+	rl->used++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (rl->suppressed)
+		log_write(level, "%s (%llu similar lines suppressed)", line,
+			  (unsigned long long)rl->suppressed);
+	else
+		log_write(level, "%s", line);
+	rl->suppressed = 0;
+}
+
+/* Rate-limited warning about spans dropped by submit. */
+static void report_drops(struct exporter *e)
+{
+	uint64_t dropped;
+
+	pthread_mutex_lock(&e->lock);
+	dropped = e->st.dropped_queue_full;
+	pthread_mutex_unlock(&e->lock);
+	if (dropped == e->drops_reported)
+		return;
+	if (now_ns() - e->rl_drops.window_ns < LOG_INTERVAL_NS)
+		return;
+	e->rl_drops.window_ns = now_ns();
+	log_warn("export: queue full, %llu spans dropped (%llu in all)",
+		 (unsigned long long)(dropped - e->drops_reported), (unsigned long long)dropped);
+	e->drops_reported = dropped;
+}
+
+/* ---- settings ----------------------------------------------------------- */
+
+static void settings_free(struct settings *s)
+{
+	if (!s)
+		return;
+	curl_slist_free_all(s->headers);
+	curl_slist_free_all(s->headers_gz);
+	free(s->endpoint);
+	free(s->user_agent);
+	free(s->ca_file);
+	free(s->cert_file);
+	free(s->key_file);
+	free(s);
+}
+
+/* Only http and https URLs with a host. */
+static bool endpoint_ok(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	bool ok = false;
+
+	if (!u)
+		return false;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
+		ok = strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0;
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* A copy of s, NULL when s is unset; *oom on failure. */
+static char *dup_opt(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s || !*s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+static bool append(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(*list, line);
+
+	if (!l)
+		return false;
+	*list = l;
+	return true;
+}
+
+/* Headers the exporter writes itself: never taken from the configuration. */
+static const char *const reserved_headers[] = {
+	"content-type", "content-encoding", "content-length", "transfer-encoding",
+};
+
+static bool header_usable(const struct config_kv *h)
+{
+	if (!h->value[0])
+		return false;	/* an empty value means "do not send" */
+	for (size_t i = 0; i < sizeof(reserved_headers) / sizeof(reserved_headers[0]); i++)
+		if (strcasecmp(h->name, reserved_headers[i]) == 0) {
+			log_warn("export: header %s is set by the exporter itself: ignored", h->name);
+			return false;
+		}
+	if (!h->name[0] || strpbrk(h->name, "\r\n: ") || strpbrk(h->value, "\r\n")) {
+		log_warn("export: header %.64s has a bad name or value: ignored", h->name);
+		return false;
+	}
+	return true;
+}
+
+/* Both header lists: fixed ones, then the configured ones; false on ENOMEM. */
+static bool build_headers(struct settings *s, const struct exporter_opts *o)
+{
+	char line[CONFIG_KV_NAME_MAX + CONFIG_KV_VALUE_MAX + 4];
+
+	/* "Expect:" keeps curl from waiting for 100-continue before large bodies. */
+	if (!append(&s->headers, "Content-Type: application/x-protobuf") ||
+	    !append(&s->headers, "Expect:") ||
+	    !append(&s->headers_gz, "Content-Type: application/x-protobuf") ||
+	    !append(&s->headers_gz, "Expect:") ||
+	    !append(&s->headers_gz, "Content-Encoding: gzip"))
+		return false;
+	for (size_t i = 0; o->headers && i < o->nheaders; i++) {
+		const struct config_kv *h = &o->headers[i];
+
+		if (!header_usable(h))
+			continue;
+		snprintf(line, sizeof(line), "%.*s: %.*s", CONFIG_KV_NAME_MAX - 1, h->name,
+			 CONFIG_KV_VALUE_MAX - 1, h->value);
+		if (!append(&s->headers, line) || !append(&s->headers_gz, line))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Every option of the easy handle from s (after curl_easy_reset, which keeps
+ * the connection, DNS and TLS session caches).  Returns curl's first error.
+ */
+static CURLcode apply_curl(CURL *curl, struct exporter *e, const struct settings *s)
+{
+	CURLcode res = CURLE_OK;
+
+	curl_easy_reset(curl);
+#define SET(opt, val) (res = res ? res : curl_easy_setopt(curl, opt, val))
+	SET(CURLOPT_URL, s->endpoint);
+	SET(CURLOPT_POST, 1L);
+	SET(CURLOPT_HTTPHEADER, s->headers);
+	SET(CURLOPT_USERAGENT, s->user_agent);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, e);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, e);
+	if (e)
+		SET(CURLOPT_ERRORBUFFER, e->errbuf);
+	if (s->ca_file) {
+		/* The file is the whole trust: not added to the system's CAs. */
+		SET(CURLOPT_CAINFO, s->ca_file);
+		SET(CURLOPT_CAPATH, NULL);
+	}
+	if (s->cert_file) {
+		SET(CURLOPT_SSLCERT, s->cert_file);
+		SET(CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (s->key_file) {
+		SET(CURLOPT_SSLKEY, s->key_file);
+		SET(CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	SET(CURLOPT_SSL_VERIFYPEER, s->insecure ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, s->insecure ? 0L : 2L);
+#undef SET
+	return res;
+}
+
+/*
+ * Validate and copy opts.  Returns 0 with *out set, or -EINVAL / -ENOMEM
+ * (logged).
+ */
+static int settings_new(const struct exporter_opts *o, struct settings **out)
+{
+	struct settings *s;
+	bool oom = false;
+	CURLcode res;
+	CURL *probe;
+
+	if (!o || !o->endpoint || !endpoint_ok(o->endpoint)) {
+		log_error("export: endpoint '%s' is not an http:// or https:// URL",
+			  o && o->endpoint ? o->endpoint : "");
+		return -EINVAL;
+	}
+	if (o->compression != COMPRESSION_NONE && o->compression != COMPRESSION_GZIP) {
+		log_error("export: unknown compression %d", o->compression);
+		return -EINVAL;
+	}
+	if (!o->tls_cert_file != !o->tls_key_file ||
+	    (o->tls_cert_file && !*o->tls_cert_file) != (o->tls_key_file && !*o->tls_key_file)) {
+		log_error("export: exporter.tls.cert_file and key_file go together");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto nomem;
+	s->gzip = o->compression == COMPRESSION_GZIP;
+	s->batch_max = o->batch_max_spans ? o->batch_max_spans : EXPORTER_DEFAULT_BATCH_MAX_SPANS;
+	if (s->batch_max > OTLP_MAX_SPANS)
+		s->batch_max = OTLP_MAX_SPANS;
+	s->queue_max = o->queue_max_spans ? o->queue_max_spans : EXPORTER_DEFAULT_QUEUE_MAX_SPANS;
+	s->batch_timeout_ns = o->batch_timeout_ns ? o->batch_timeout_ns :
+						    EXPORTER_DEFAULT_BATCH_TIMEOUT_NS;
+	s->timeout_ns = o->timeout_ns ? o->timeout_ns : EXPORTER_DEFAULT_TIMEOUT_NS;
+	s->retry_initial_ns = o->retry_initial_ns ? o->retry_initial_ns :
+						    EXPORTER_DEFAULT_RETRY_INITIAL_NS;
+	s->retry_max_ns = o->retry_max_ns ? o->retry_max_ns : EXPORTER_DEFAULT_RETRY_MAX_NS;
+	s->retry_max_elapsed_ns = o->retry_max_elapsed_ns ? o->retry_max_elapsed_ns :
+							    EXPORTER_DEFAULT_RETRY_MAX_ELAPSED_NS;
+	s->insecure = o->tls_insecure_skip_verify;
+	s->endpoint = strdup(o->endpoint);
+	s->user_agent = strdup(o->user_agent ? o->user_agent : "spanbpf/" SPANBPF_VERSION);
+	s->ca_file = dup_opt(o->tls_ca_file, &oom);
+	s->cert_file = dup_opt(o->tls_cert_file, &oom);
+	s->key_file = dup_opt(o->tls_key_file, &oom);
+	if (oom || !s->endpoint || !s->user_agent || !build_headers(s, o))
+		goto nomem;
+
+	/* Let libcurl judge every option now, not at the first export. */
+	probe = curl_easy_init();
+	if (!probe)
+		goto nomem;
+	res = apply_curl(probe, NULL, s);
+	curl_easy_cleanup(probe);
+	if (res != CURLE_OK) {
+		log_error("export: libcurl refuses the exporter settings: %s",
+			  curl_easy_strerror(res));
+		settings_free(s);
+		return -EINVAL;
+	}
+	if (s->insecure)
+		log_warn("export: exporter.tls.insecure_skip_verify is set: the collector's "
+			 "certificate and host name are NOT verified");
+	*out = s;
+	return 0;
+nomem:
+	log_error("export: out of memory");
+	settings_free(s);
+	return -ENOMEM;
+}
+
+/*
+ * Adopt the settings exporter_reconfigure() left in e->pending, if any
+ * (exporter thread, no request in flight).  On failure the old ones stay.
+ */
+static void apply_pending(struct exporter *e)
+{
+	struct otlp_span **vec;
+	struct settings *s;
+	CURLcode res;
+
+	pthread_mutex_lock(&e->lock);
+	s = e->pending;
+	e->pending = NULL;
+	pthread_mutex_unlock(&e->lock);
+	if (!s)
+		return;
+	if (s->batch_max > e->vec_cap) {
+		vec = realloc(e->vec, s->batch_max * sizeof(*vec));
+		if (!vec) {
+			log_error("export: new settings not applied: out of memory");
+			goto revert;
+		}
+		e->vec = vec;
+		e->vec_cap = s->batch_max;
+	}
+	res = apply_curl(e->curl, e, s);
+	if (res != CURLE_OK) {
+		log_error("export: new settings not applied: %s", curl_easy_strerror(res));
+		apply_curl(e->curl, e, e->cur);
+		goto revert;
+	}
+	settings_free(e->cur);
+	e->cur = s;
+	pthread_mutex_lock(&e->lock);
+	e->batch_max = s->batch_max;
+	pthread_mutex_unlock(&e->lock);
+	log_info("export: new settings applied");
+	return;
+revert:
+	pthread_mutex_lock(&e->lock);
+	if (!e->pending)
+		e->queue_max = e->cur->queue_max;
+	pthread_mutex_unlock(&e->lock);
+	settings_free(s);
+}
+
+/* ---- one request -------------------------------------------------------- */
+
 /* Stop deadline, or UINT64_MAX when not stopping. */
 static uint64_t stop_deadline(struct exporter *e)
 {
@@ -295,11 +674,12 @@ static uint64_t stop_deadline(struct exporter *e)
 }
 
 /*
- * One POST of body, cut short at deadline_ns or at the stop deadline.
- * Returns curl's result; *status gets the HTTP status (0 without one).
+ * One POST of body (gzip'ed when gz), cut short at deadline_ns or at the
+ * stop deadline.  Returns curl's result; *status gets the HTTP status (0
+ * without one).
  */
-static CURLcode post(struct exporter *e, const uint8_t *body, size_t len, uint64_t deadline_ns,
-		     long *status)
+static CURLcode post(struct exporter *e, const uint8_t *body, size_t len, bool gz,
+		     uint64_t deadline_ns, long *status)
 {
 	CURLcode res = CURLE_OPERATION_TIMEDOUT;
 	uint64_t now = now_ns(), end, ms;
@@ -312,6 +692,7 @@ static CURLcode post(struct exporter *e, const uint8_t *body, size_t len, uint64
 	e->retry_after_set = false;
 	e->errbuf[0] = '\0';
 	*status = 0;
+	curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, gz ? e->cur->headers_gz : e->cur->headers);
 	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, (const char *)body);
 	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	ms = (deadline_ns - min_u64(now, deadline_ns)) / NSEC_PER_MSEC + 1;
@@ -351,22 +732,72 @@ static CURLcode post(struct exporter *e, const uint8_t *body, size_t len, uint64
 	return res;
 }
 
-static bool curl_retryable(CURLcode res)
+/* TLS alerts after the handshake (a refused client certificate, TLS 1.3) come as I/O errors. */
+static bool tls_words(const char *msg)
+{
+	return strstr(msg, "SSL") || strstr(msg, "TLS") || strstr(msg, "tlsv1");
+}
+
+/* The class of a libcurl failure.  Every one is retried. */
+static enum exporter_failure curl_failure(struct exporter *e, CURLcode res)
 {
 	switch (res) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
 	case CURLE_OPERATION_TIMEDOUT:
+		return EXPORTER_FAIL_TIMEOUT;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
+		if (tls_words(e->errbuf))
+			return EXPORTER_FAIL_TLS;
+		return EXPORTER_FAIL_CONNECT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		return true;
+	case CURLE_WEIRD_SERVER_REPLY:
+		return EXPORTER_FAIL_CONNECT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+	case CURLE_SSL_CLIENTCERT:
+#endif
+		return EXPORTER_FAIL_TLS;
 	default:
-		return false;
+		return EXPORTER_FAIL_OTHER;
+	}
+}
+
+/* What an operator can do about a TLS failure. */
+static const char *tls_hint(CURLcode res)
+{
+	switch (res) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return "the collector's certificate is not trusted: exporter.tls.ca_file names the "
+		       "CA that signed it";
+	case CURLE_SSL_CERTPROBLEM:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+	case CURLE_SSL_CLIENTCERT:
+#endif
+		return "check exporter.tls.cert_file and key_file";
+	default:
+		return "the collector may require a client certificate "
+		       "(exporter.tls.cert_file and key_file)";
 	}
 }
 
@@ -384,7 +815,7 @@ static void collector_message(struct exporter *e, char *dst, size_t dstlen)
 }
 
 /* Account a 2xx answer to a batch of n spans. */
-static void delivered(struct exporter *e, uint32_t n)
+static void delivered(struct exporter *e, uint32_t n, unsigned int retries)
 {
 	char msg[LOG_BODY_MAX + 1], text[LOG_BODY_MAX + 1];
 	int64_t rejected = 0;
@@ -404,55 +835,96 @@ static void delivered(struct exporter *e, uint32_t n)
 		rejected = n;
 	sanitize(text, sizeof(text), (const uint8_t *)msg, strlen(msg));
 	if (rejected)
-		log_warn("export: collector rejected %lld of %u spans: %s", (long long)rejected, n,
-			 text[0] ? text : "(no message)");
+		log_limited(&e->rl_partial, LOG_LEVEL_WARN,
+			    "export: collector rejected %lld of %u spans (partial success, not "
+			    "retried): %s", (long long)rejected, n, text[0] ? text : "(no message)");
 	else if (text[0])
-		log_warn("export: collector warning: %s", text);
+		log_limited(&e->rl_partial, LOG_LEVEL_WARN, "export: collector warning: %s", text);
+	if (retries)
+		log_info("export: %u spans delivered after %u retries", n, retries);
 	pthread_mutex_lock(&e->lock);
 	e->st.exported += n - (uint64_t)rejected;
 	e->st.dropped_rejected += (uint64_t)rejected;
+	e->st.in_flight = 0;
 	pthread_mutex_unlock(&e->lock);
 }
 
-static enum verdict judge(struct exporter *e, CURLcode res, long status, uint32_t n)
+/* Count the n spans of a batch that ended badly. */
+static void finish(struct exporter *e, uint32_t n, enum outcome out)
+{
+	pthread_mutex_lock(&e->lock);
+	switch (out) {
+	case OUT_FAILED_STATUS:
+		e->st.failed_status += n;
+		break;
+	case OUT_RETRIES_EXHAUSTED:
+		e->st.failed_retries_exhausted += n;
+		break;
+	case OUT_UNDELIVERED:
+		e->st.undelivered_at_shutdown += n;
+		break;
+	}
+	e->st.in_flight = 0;
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* The verdict on one request; *fail gets its failure class unless DELIVERED. */
+static enum verdict judge(struct exporter *e, CURLcode res, long status, uint32_t n, int *fail)
 {
 	char text[LOG_BODY_MAX + 1];
 
 	if (res != CURLE_OK) {
-		if (curl_retryable(res))
-			return RETRY;
-		log_error("export: %u spans dropped: %s: %s", n, curl_easy_strerror(res),
-			  e->errbuf[0] ? e->errbuf : "no details");
-		return DROP;
+		*fail = curl_failure(e, res);
+		return RETRY;
 	}
 	if (status >= 200 && status < 300)
 		return DELIVERED;
-	if (status == 429 || status == 502 || status == 503 || status == 504)
+	switch (status) {
+	case 429:
+		*fail = EXPORTER_FAIL_HTTP_429;
 		return RETRY;
+	case 502:
+		*fail = EXPORTER_FAIL_HTTP_502;
+		return RETRY;
+	case 503:
+		*fail = EXPORTER_FAIL_HTTP_503;
+		return RETRY;
+	case 504:
+		*fail = EXPORTER_FAIL_HTTP_504;
+		return RETRY;
+	}
+	if (status >= 400 && status < 500)
+		*fail = EXPORTER_FAIL_HTTP_4XX;
+	else if (status >= 500 && status < 600)
+		*fail = EXPORTER_FAIL_HTTP_5XX;
+	else
+		*fail = EXPORTER_FAIL_HTTP_OTHER;
 	collector_message(e, text, sizeof(text));
-	log_error("export: %u spans dropped: HTTP %ld: %s", n, status,
-		  text[0] ? text : "(empty body)");
+	log_limited(&e->rl_status, LOG_LEVEL_ERROR,
+		    "export: %u spans dropped, not retried: HTTP %ld: %s", n, status,
+		    text[0] ? text : "(empty body)");
 	return DROP;
 }
 
-/* A retryable failure in a few words. */
-static const char *why(CURLcode res, long status, char *buf, size_t len)
-{
-	if (res != CURLE_OK)
-		return curl_easy_strerror(res);
-	snprintf(buf, len, "HTTP %ld", status);
-	return buf;
-}
+enum wait_result {
+	WAIT_DONE,		/* the time came */
+	WAIT_STOP,		/* stop's deadline comes first: give up */
+	WAIT_SETTINGS,		/* new settings are waiting to be applied */
+};
 
-/* Sleep until until_ns unless stop's deadline comes first: false then. */
-static bool backoff_wait(struct exporter *e, uint64_t until_ns)
+/* Sleep until until_ns unless stop's deadline comes first or new settings arrive. */
+static enum wait_result backoff_wait(struct exporter *e, uint64_t until_ns)
 {
-	bool ok = true;
+	enum wait_result r = WAIT_DONE;
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		if (e->stopping && until_ns >= e->stop_deadline_ns) {
-			ok = false;
+			r = WAIT_STOP;
+			break;
+		}
+		if (e->pending) {
+			r = WAIT_SETTINGS;
 			break;
 		}
 		if (now_ns() >= until_ns)
@@ -460,132 +932,169 @@ static bool backoff_wait(struct exporter *e, uint64_t until_ns)
 		wait_until(e, until_ns);
 	}
 	pthread_mutex_unlock(&e->lock);
-	return ok;
+	return r;
 }
 
-static void count_failed(struct exporter *e, uint64_t n)
+/* Frame e->vec[0..n) into one body, gzip'ed per the settings; frees the spans on success. */
+static int build_body(struct exporter *e, uint32_t n, uint8_t **body, size_t *len, bool *gz)
 {
-	pthread_mutex_lock(&e->lock);
-	e->st.failed += n;
-	pthread_mutex_unlock(&e->lock);
+	uint8_t *pb, *z;
+	size_t zlen;
+	int err;
+
+	err = otlp_frame(e->vec, n, &pb, len);
+	if (err)
+		return err;
+	*gz = e->cur->gzip;
+	if (*gz) {
+		err = otlp_gzip(pb, *len, &z, &zlen);
+		free(pb);
+		if (err)
+			return err;
+		pb = z;
+		*len = zlen;
+	}
+	*body = pb;
+	for (uint32_t i = 0; i < n; i++) {
+		otlp_span_free(e->vec[i]);
+		e->vec[i] = NULL;
+	}
+	return 0;
 }
 
 /*
- * Send e->vec[0..n) until it is delivered, dropped or given up.  Returns
- * false when it was abandoned at the stop deadline.  The spans stay owned by
- * the caller.
+ * Send e->vec[0..n) until it is delivered, dropped or given up, and count
+ * its outcome; the spans are freed.  Returns false when the batch was
+ * abandoned at the stop deadline.
  */
 static bool export_batch(struct exporter *e, uint32_t n)
 {
-	uint8_t *pb = NULL, *gz = NULL, *body;
-	char reason[64];
-	uint64_t first = now_ns(), backoff = e->retry_initial_ns, delay, now, deadline;
-	size_t len;
+	char reason[CURL_ERROR_SIZE + 64];
+	uint64_t first = now_ns(), backoff = e->cur->retry_initial_ns, delay, now, deadline;
+	unsigned int sent = 0;
+	uint8_t *body = NULL;
+	size_t len = 0;
 	long status;
 	CURLcode res;
-	bool ok = true;
-	int err;
+	bool gz = false, ok = true;
+	int err, fail = EXPORTER_FAIL_OTHER;
 
-	err = otlp_encode(e->vec, n, &pb, &len);
-	if (!err && e->gzip) {
-		err = otlp_gzip(pb, len, &gz, &len);
-		free(pb);
-		pb = gz;
-	}
-	if (err) {
-		log_error("export: %u spans dropped: encoding failed: %s", n, strerror(-err));
-		count_failed(e, n);
-		return true;
-	}
-	body = pb;
-	for (unsigned int attempt = 0;; attempt++) {
-		now = now_ns();
-		deadline = min_u64(add_sat(now, e->timeout_ns), stop_deadline(e));
-		if (deadline <= now) {
-			/* stop's deadline has passed */
-			count_failed(e, n);
-			ok = false;
-			goto out;
+	for (;;) {
+		err = body ? 0 : build_body(e, n, &body, &len, &gz);
+		if (err) {
+			snprintf(reason, sizeof(reason), "cannot encode the request: %s",
+				 strerror(-err));
+		} else {
+			now = now_ns();
+			deadline = min_u64(add_sat(now, e->cur->timeout_ns), stop_deadline(e));
+			if (deadline <= now) {
+				finish(e, n, OUT_UNDELIVERED);
+				ok = false;
+				break;
+			}
+			pthread_mutex_lock(&e->lock);
+			e->st.requests++;
+			e->st.retries += sent > 0;
+			e->st.bytes_sent += len;
+			pthread_mutex_unlock(&e->lock);
+			res = post(e, body, len, gz, deadline, &status);
+			sent++;
+
+			switch (judge(e, res, status, n, &fail)) {
+			case DELIVERED:
+				delivered(e, n, sent - 1);
+				goto out;
+			case DROP:
+				pthread_mutex_lock(&e->lock);
+				e->st.failures[fail]++;
+				pthread_mutex_unlock(&e->lock);
+				finish(e, n, OUT_FAILED_STATUS);
+				goto out;
+			case RETRY:
+				break;
+			}
+			pthread_mutex_lock(&e->lock);
+			e->st.failures[fail]++;
+			pthread_mutex_unlock(&e->lock);
+			if (res != CURLE_OK)
+				snprintf(reason, sizeof(reason), "%s (%s)", curl_easy_strerror(res),
+					 e->errbuf[0] ? e->errbuf : "no details");
+			else
+				snprintf(reason, sizeof(reason), "HTTP %ld", status);
+			if (fail == EXPORTER_FAIL_TLS)
+				log_limited(&e->rl_tls, LOG_LEVEL_ERROR, "export: TLS failure: %s; %s",
+					    reason, tls_hint(res));
 		}
-		pthread_mutex_lock(&e->lock);
-		e->st.requests++;
-		e->st.retries += attempt > 0;
-		e->st.bytes_sent += len;
-		pthread_mutex_unlock(&e->lock);
-		res = post(e, body, len, deadline, &status);
-
-		switch (judge(e, res, status, n)) {
-		case DELIVERED:
-			if (attempt)
-				log_info("export: delivered after %u retries", attempt);
-			delivered(e, n);
-			goto out;
-		case DROP:
-			count_failed(e, n);
-			goto out;
-		case RETRY:
+		report_drops(e);
+		delay = jitter(e, backoff);
+		if (!err && e->retry_after_set && e->retry_after_ns > delay)
+			delay = e->retry_after_ns;
+		delay = min_u64(delay, e->cur->retry_max_ns);
+		backoff = min_u64(backoff * 2, e->cur->retry_max_ns);
+		now = now_ns();
+		if (now + delay - first > e->cur->retry_max_elapsed_ns) {
+			log_limited(&e->rl_gave_up, LOG_LEVEL_ERROR,
+				    "export: %u spans dropped: not delivered in %llums (%s)", n,
+				    (unsigned long long)((now - first) / NSEC_PER_MSEC), reason);
+			finish(e, n, OUT_RETRIES_EXHAUSTED);
 			break;
 		}
-		delay = jitter(e, backoff);
-		if (e->retry_after_set && e->retry_after_ns > delay)
-			delay = e->retry_after_ns;
-		delay = min_u64(delay, e->retry_max_ns);
-		backoff = min_u64(backoff * 2, e->retry_max_ns);
-		now = now_ns();
-		if (now + delay - first > e->retry_max_elapsed_ns) {
-			log_error("export: %u spans dropped: not delivered in %llums (%s)", n,
-				  (unsigned long long)((now - first) / NSEC_PER_MSEC),
-				  why(res, status, reason, sizeof(reason)));
-			count_failed(e, n);
-			goto out;
-		}
-		log_at(attempt ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "export: %s, retry %u in %llums",
-		       why(res, status, reason, sizeof(reason)), attempt + 1,
-		       (unsigned long long)(delay / NSEC_PER_MSEC));
-		if (!backoff_wait(e, now + delay)) {
-			count_failed(e, n);
+		if (sent <= 1)
+			log_limited(&e->rl_retry, LOG_LEVEL_WARN, "export: %s, retry in %llums",
+				    reason, (unsigned long long)(delay / NSEC_PER_MSEC));
+		else
+			log_debug("export: %s, retry %u in %llums", reason, sent,
+				  (unsigned long long)(delay / NSEC_PER_MSEC));
+		switch (backoff_wait(e, now + delay)) {
+		case WAIT_DONE:
+			break;
+		case WAIT_STOP:
+			finish(e, n, OUT_UNDELIVERED);
 			ok = false;
 			goto out;
+		case WAIT_SETTINGS:
+			/* A new endpoint or TLS setup deserves a try at once. */
+			apply_pending(e);
+			backoff = e->cur->retry_initial_ns;
+			break;
 		}
 	}
 out:
+	if (!body)
+		for (uint32_t i = 0; i < n; i++)
+			otlp_span_free(e->vec[i]);
 	free(body);
 	return ok;
 }
 
-/* Rate-limited warning about spans dropped by submit. */
-static void report_drops(struct exporter *e, uint64_t dropped)
-{
-	uint64_t now = now_ns();
+/* ---- the thread --------------------------------------------------------- */
 
-	if (dropped == e->drops_reported || now - e->drops_report_ns < DROP_REPORT_INTERVAL_NS)
-		return;
-	log_warn("export: queue full, %llu spans dropped (%llu in all)",
-		 (unsigned long long)(dropped - e->drops_reported), (unsigned long long)dropped);
-	e->drops_reported = dropped;
-	e->drops_report_ns = now;
-}
-
-static void free_list(struct span *s)
+static void free_list(struct otlp_span *s)
 {
-	struct span *next;
+	struct otlp_span *next;
 
 	for (; s; s = next) {
 		next = s->next;
-		span_free(s);
+		otlp_span_free(s);
 	}
 }
 
 static void *exporter_main(void *arg)
 {
 	struct exporter *e = arg;
-	struct span *left;
-	uint64_t now, dropped;
+	struct otlp_span *left;
+	uint64_t now;
 	uint32_t n;
 	bool ok = true;
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
+		if (e->pending) {
+			pthread_mutex_unlock(&e->lock);
+			apply_pending(e);
+			pthread_mutex_lock(&e->lock);
+			continue;
+		}
 		now = now_ns();
 		if (e->stopping && (!ok || !e->qlen || now >= e->stop_deadline_ns))
 			break;
@@ -593,13 +1102,13 @@ static void *exporter_main(void *arg)
 			wait_until(e, UINT64_MAX);
 			continue;
 		}
-		if (!e->stopping && e->qlen < e->batch_max &&
-		    now < add_sat(e->oldest_ns, e->batch_timeout_ns)) {
-			wait_until(e, add_sat(e->oldest_ns, e->batch_timeout_ns));
+		if (!e->stopping && e->qlen < e->cur->batch_max &&
+		    now < add_sat(e->oldest_ns, e->cur->batch_timeout_ns)) {
+			wait_until(e, add_sat(e->oldest_ns, e->cur->batch_timeout_ns));
 			continue;
 		}
 		/* Spans left behind were queued after oldest_ns: they leave early, never late. */
-		for (n = 0; n < e->batch_max && e->head; n++) {
+		for (n = 0; n < e->cur->batch_max && e->head; n++) {
 			e->vec[n] = e->head;
 			e->head = e->head->next;
 			e->vec[n]->next = NULL;
@@ -607,18 +1116,16 @@ static void *exporter_main(void *arg)
 		if (!e->head)
 			e->tail = NULL;
 		e->qlen -= n;
-		dropped = e->st.dropped_queue_full;
+		e->st.in_flight = n;
 		pthread_mutex_unlock(&e->lock);
 
-		report_drops(e, dropped);
+		report_drops(e);
 		ok = export_batch(e, n);
-		for (uint32_t i = 0; i < n; i++)
-			span_free(e->vec[i]);
 
 		pthread_mutex_lock(&e->lock);
 	}
 	left = e->head;
-	e->st.failed += e->qlen;
+	e->st.undelivered_at_shutdown += e->qlen;
 	e->head = e->tail = NULL;
 	e->qlen = 0;
 	pthread_mutex_unlock(&e->lock);
@@ -626,9 +1133,13 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
+/* ---- API ---------------------------------------------------------------- */
+
 bool exporter_submit(struct exporter *e, struct span *s)
 {
-	bool wake = false;
+	struct otlp_span *os = NULL;
+	bool wake = false, full;
+	int err;
 
 	if (!s)
 		return false;
@@ -636,19 +1147,37 @@ bool exporter_submit(struct exporter *e, struct span *s)
 		span_free(s);
 		return false;
 	}
-	s->next = NULL;
+	/* No encoding work for a span that cannot be queued anyway. */
 	pthread_mutex_lock(&e->lock);
-	if (e->stopping || e->qlen >= e->queue_max) {
+	full = e->stopping || e->qlen >= e->queue_max;
+	if (full) {
+		e->st.submitted++;
 		e->st.dropped_queue_full++;
-		pthread_mutex_unlock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (full) {
 		span_free(s);
 		return false;
 	}
+
+	err = otlp_span_encode(s, &os);
+	span_free(s);
+	if (err && !atomic_exchange(&e->encode_warned, true))
+		log_error("export: cannot queue a span: %s (counted as dropped)", strerror(-err));
+
+	pthread_mutex_lock(&e->lock);
+	e->st.submitted++;
+	if (err || e->stopping || e->qlen >= e->queue_max) {
+		e->st.dropped_queue_full++;
+		pthread_mutex_unlock(&e->lock);
+		otlp_span_free(os);
+		return false;
+	}
 	if (e->tail)
-		e->tail->next = s;
+		e->tail->next = os;
 	else
-		e->head = s;
-	e->tail = s;
+		e->head = os;
+	e->tail = os;
 	if (++e->qlen == 1) {
 		e->oldest_ns = now_ns();
 		wake = true;
@@ -670,7 +1199,34 @@ void exporter_stats(struct exporter *e, struct exporter_stats *st)
 	pthread_mutex_lock(&e->lock);
 	*st = e->st;
 	st->queued = e->qlen;
+	st->queue_max = e->queue_max;
 	pthread_mutex_unlock(&e->lock);
+	st->failed = st->failed_status + st->failed_retries_exhausted + st->undelivered_at_shutdown;
+}
+
+int exporter_reconfigure(struct exporter *e, const struct exporter_opts *o)
+{
+	struct settings *s, *old;
+	int err;
+
+	if (!e)
+		return -EINVAL;
+	err = settings_new(o, &s);
+	if (err)
+		return err;
+	pthread_mutex_lock(&e->lock);
+	if (e->stopping) {
+		pthread_mutex_unlock(&e->lock);
+		settings_free(s);
+		return -EINVAL;
+	}
+	old = e->pending;
+	e->pending = s;
+	e->queue_max = s->queue_max;
+	pthread_cond_broadcast(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+	settings_free(old);
+	return 0;
 }
 
 void exporter_free(struct exporter *e)
@@ -681,12 +1237,12 @@ void exporter_free(struct exporter *e)
 		curl_easy_cleanup(e->curl);
 	if (e->multi)
 		curl_multi_cleanup(e->multi);
-	curl_slist_free_all(e->headers);
+	free_list(e->head);
+	settings_free(e->pending);
+	settings_free(e->cur);
 	pthread_cond_destroy(&e->wake);
 	pthread_mutex_destroy(&e->lock);
 	free(e->vec);
-	free(e->endpoint);
-	free(e->user_agent);
 	free(e);
 }
 
@@ -696,6 +1252,11 @@ int exporter_stop(struct exporter *e, uint64_t timeout_ns)
 
 	exporter_free(e);
 	return undelivered;
+}
+
+static uint64_t lost(const struct exporter_stats *st)
+{
+	return st->failed_status + st->failed_retries_exhausted + st->undelivered_at_shutdown;
 }
 
 int exporter_shutdown(struct exporter *e, uint64_t timeout_ns)
@@ -708,111 +1269,45 @@ int exporter_shutdown(struct exporter *e, uint64_t timeout_ns)
 	if (!e->stopping) {
 		e->stopping = true;
 		e->stop_deadline_ns = add_sat(now_ns(), timeout_ns);
-		e->failed_at_stop = e->st.failed;
+		e->failed_at_stop = lost(&e->st);
 	}
 	pthread_cond_broadcast(&e->wake);
 	pthread_mutex_unlock(&e->lock);
-	curl_multi_wakeup(e->multi);
-	pthread_join(e->thread, NULL);
-
-	undelivered = e->st.failed - e->failed_at_stop;
+	if (e->thread_started) {
+		curl_multi_wakeup(e->multi);
+		pthread_join(e->thread, NULL);
+		e->thread_started = false;
+	}
+	undelivered = lost(&e->st) - e->failed_at_stop;
 	log_debug("export: stopped: %llu exported, %llu undelivered at stop",
 		  (unsigned long long)e->st.exported, (unsigned long long)undelivered);
 	return undelivered > INT_MAX ? INT_MAX : (int)undelivered;
 }
 
-/* Only http and https URLs with a host. */
-static bool endpoint_ok(const char *url)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL;
-	bool ok = false;
-
-	if (!u)
-		return false;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
-		ok = strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0;
-	curl_free(scheme);
-	curl_url_cleanup(u);
-	return ok;
-}
-
-static int add_header(struct exporter *e, const char *h)
-{
-	struct curl_slist *l = curl_slist_append(e->headers, h);
-
-	if (!l)
-		return -ENOMEM;
-	e->headers = l;
-	return 0;
-}
-
-static int setup_curl(struct exporter *e)
-{
-	CURLcode res = CURLE_OK;
-
-	e->multi = curl_multi_init();
-	e->curl = curl_easy_init();
-	if (!e->multi || !e->curl)
-		return -ENOMEM;
-	/* "Expect:" keeps curl from waiting for 100-continue before large bodies. */
-	if (add_header(e, "Content-Type: application/x-protobuf") || add_header(e, "Expect:") ||
-	    (e->gzip && add_header(e, "Content-Encoding: gzip")))
-		return -ENOMEM;
-#define SET(opt, val) (res = res ? res : curl_easy_setopt(e->curl, opt, val))
-	SET(CURLOPT_URL, e->endpoint);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_HTTPHEADER, e->headers);
-	SET(CURLOPT_USERAGENT, e->user_agent);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, e);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
-	SET(CURLOPT_HEADERDATA, e);
-	SET(CURLOPT_ERRORBUFFER, e->errbuf);
-#undef SET
-	if (res != CURLE_OK) {
-		log_error("export: curl setup: %s", curl_easy_strerror(res));
-		return -EINVAL;
-	}
-	return 0;
-}
-
 struct exporter *exporter_start(const struct exporter_opts *o)
 {
 	pthread_condattr_t ca;
+	struct settings *s;
 	sigset_t all, old;
 	struct exporter *e;
+	CURLcode res;
 	int err;
 
-	if (!o || !o->endpoint || !endpoint_ok(o->endpoint)) {
-		log_error("export: endpoint '%s' is not an http:// or https:// URL",
-			  o && o->endpoint ? o->endpoint : "");
-		errno = EINVAL;
-		return NULL;
-	}
-	if (o->compression != COMPRESSION_NONE && o->compression != COMPRESSION_GZIP) {
-		log_error("export: unknown compression %d", o->compression);
-		errno = EINVAL;
-		return NULL;
-	}
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_result != CURLE_OK) {
 		log_error("export: curl_global_init: %s", curl_easy_strerror(curl_init_result));
 		errno = ENOMEM;
 		return NULL;
 	}
-
+	err = settings_new(o, &s);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
+		log_error("export: out of memory");
+		settings_free(s);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -821,31 +1316,26 @@ struct exporter *exporter_start(const struct exporter_opts *o)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&e->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	atomic_init(&e->encode_warned, false);
 
-	e->gzip = o->compression == COMPRESSION_GZIP;
-	e->batch_max = o->batch_max_spans ? o->batch_max_spans : EXPORTER_DEFAULT_BATCH_MAX_SPANS;
-	if (e->batch_max > OTLP_MAX_SPANS)
-		e->batch_max = OTLP_MAX_SPANS;
-	e->queue_max = o->queue_max_spans ? o->queue_max_spans : EXPORTER_DEFAULT_QUEUE_MAX_SPANS;
-	e->batch_timeout_ns = o->batch_timeout_ns ? o->batch_timeout_ns :
-						    EXPORTER_DEFAULT_BATCH_TIMEOUT_NS;
-	e->timeout_ns = o->timeout_ns ? o->timeout_ns : EXPORTER_DEFAULT_TIMEOUT_NS;
-	e->retry_initial_ns = o->retry_initial_ns ? o->retry_initial_ns :
-						    EXPORTER_DEFAULT_RETRY_INITIAL_NS;
-	e->retry_max_ns = o->retry_max_ns ? o->retry_max_ns : EXPORTER_DEFAULT_RETRY_MAX_NS;
-	e->retry_max_elapsed_ns = o->retry_max_elapsed_ns ? o->retry_max_elapsed_ns :
-							    EXPORTER_DEFAULT_RETRY_MAX_ELAPSED_NS;
+	e->cur = s;
+	e->queue_max = s->queue_max;
+	e->batch_max = s->batch_max;
 	e->rng = now_ns() ^ (uintptr_t)e ^ 0x9e3779b97f4a7c15ull;
-	e->endpoint = strdup(o->endpoint);
-	e->user_agent = strdup(o->user_agent ? o->user_agent : "spanbpf/" SPANBPF_VERSION);
-	e->vec = calloc(e->batch_max, sizeof(*e->vec));
-	if (!e->endpoint || !e->user_agent || !e->vec) {
+	e->vec_cap = s->batch_max;
+	e->vec = calloc(e->vec_cap, sizeof(*e->vec));
+	e->multi = curl_multi_init();
+	e->curl = curl_easy_init();
+	if (!e->vec || !e->multi || !e->curl) {
 		err = ENOMEM;
 		goto fail;
 	}
-	err = -setup_curl(e);
-	if (err)
+	res = apply_curl(e->curl, e, s);
+	if (res != CURLE_OK) {
+		log_error("export: curl setup: %s", curl_easy_strerror(res));
+		err = EINVAL;
 		goto fail;
+	}
 	/* The thread starts with every signal blocked: they belong to the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -855,6 +1345,7 @@ struct exporter *exporter_start(const struct exporter_opts *o)
 		log_error("export: cannot start the export thread: %s", strerror(err));
 		goto fail;
 	}
+	e->thread_started = true;
 	return e;
 fail:
 	if (err == ENOMEM)

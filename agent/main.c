@@ -7,6 +7,7 @@
  * builder); the exporter's thread batches and sends them.  Signal handlers
  * only set flags.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "portscan.h"
 #include "probe.h"
+#include "selector.h"
 #include "tracker.h"
 
 #define POLL_MS 10			/* ring buffer drain period */
@@ -97,6 +99,8 @@ static void on_txn(const struct http_txn *txn, void *ctx)
 		a->spans_dropped++;
 }
 
+static void on_exec_event(struct agent *a, uint32_t tgid);
+
 /* One ring buffer record; it is only valid during this call. */
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -130,6 +134,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		break;
 	case SB_EV_CLOSE:
 		tracker_on_event(a->tracker, ev, size);
+		break;
+	case SB_EV_EXEC:
+		on_exec_event(a, ev->tgid);
 		break;
 	case SB_EV_PROC_EXIT:
 		/* The tracker first: it finishes that process's exchanges at the exit time. */
@@ -218,21 +225,92 @@ static int load_config(struct config *cfg, const char *path, bool explicit_path)
 	return n ? -1 : 0;
 }
 
-/* filters.ports: trace the processes already listening on those ports. */
-static void select_existing_listeners(struct agent *a)
+static void filters_from_config(const struct config *c, struct probe_filters *f)
 {
-	uint32_t tgids[1024];
-	int n = portscan_listeners("/proc", a->cfg.ports, a->cfg.nports, tgids, 1024);
+	memset(f, 0, sizeof(*f));
+	f->filter_by_tgid = selector_active(c);
+	f->need_proc_ok = c->nprocesses > 0;
+	f->has_ignored = c->nexclude_processes > 0;
+	f->want_exec = c->nprocesses > 0 || c->nexclude_processes > 0;
+	f->ports = c->ports;
+	f->nports = c->nports;
+	f->exclude_ports = c->exclude_ports;
+	f->nexclude_ports = c->nexclude_ports;
+}
 
-	for (int i = 0; i < n; i++) {
-		if (tgids[i] == (uint32_t)getpid())
-			continue;
-		if (probe_trace_tgid(a->probe, tgids[i]))
-			log_warn("cannot trace pid %u: BPF map full", tgids[i]);
-		else
-			log_debug("tracing pid %u (listens on a port in filters.ports)", tgids[i]);
+static bool tgid_in(const uint32_t *set, int n, uint32_t tgid)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == tgid)
+			return true;
+	return false;
+}
+
+/* Tell the kernel what the filters say of one process. */
+static void select_process(struct agent *a, uint32_t tgid, bool listens)
+{
+	struct selection sel;
+	char exe[256];
+
+	if (tgid == (uint32_t)getpid() || selector_exe_name("/proc", tgid, exe, sizeof(exe)))
+		return;
+	sel = selector_decide(&a->cfg, exe, listens);
+	if (a->cfg.nexclude_processes)
+		probe_set_tgid(a->probe, PROBE_SET_IGNORED, tgid, sel.excluded);
+	if (a->cfg.nprocesses)
+		probe_set_tgid(a->probe, PROBE_SET_PROC_OK, tgid, sel.proc_ok);
+	if (selector_active(&a->cfg))
+		probe_set_tgid(a->probe, PROBE_SET_TRACED, tgid, sel.traced);
+	log_debug("pid %u (%s):%s%s%s", tgid, exe, sel.traced ? " traced" : "",
+		  sel.proc_ok ? " selected" : "", sel.excluded ? " excluded" : "");
+}
+
+/*
+ * Select the processes that already run: listeners on filters.ports from
+ * /proc/net/tcp*, executables from /proc/PID/exe.  Later ones are selected
+ * by the kernel (listen, accept, fork) and at exec (SB_EV_EXEC).
+ */
+static void select_existing(struct agent *a)
+{
+	uint32_t listeners[4096];
+	int nl = 0, n = 0;
+
+	if (a->cfg.nports)
+		nl = portscan_listeners("/proc", a->cfg.ports, a->cfg.nports, listeners, 4096);
+	if (nl < 0)
+		nl = 0;
+	if (a->cfg.nprocesses || a->cfg.nexclude_processes) {
+		struct dirent *de;
+		DIR *d = opendir("/proc");
+
+		while (d && (de = readdir(d))) {
+			char *end;
+			unsigned long pid = strtoul(de->d_name, &end, 10);
+
+			if (*end || pid == 0 || pid > UINT32_MAX)
+				continue;
+			select_process(a, (uint32_t)pid, tgid_in(listeners, nl, (uint32_t)pid));
+			n++;
+		}
+		if (d)
+			closedir(d);
+	} else {
+		for (int i = 0; i < nl; i++)
+			select_process(a, listeners[i], true);
 	}
-	log_info("filters.ports: %d process(es) already listening", n < 0 ? 0 : n);
+	if (selector_active(&a->cfg))
+		log_info("filters: %d process(es) listening on filters.ports, %d examined", nl, n);
+}
+
+/* A process called exec: its executable changed, so may its selection. */
+static void on_exec_event(struct agent *a, uint32_t tgid)
+{
+	uint32_t listeners[4096];
+	int nl = 0;
+
+	if (a->cfg.nports)
+		nl = portscan_listeners("/proc", a->cfg.ports, a->cfg.nports, listeners, 4096);
+	select_process(a, tgid, tgid_in(listeners, nl < 0 ? 0 : nl, tgid));
 }
 
 int main(int argc, char **argv)
@@ -253,6 +331,7 @@ int main(int argc, char **argv)
 	struct correlator_opts copts = { 0 };
 	struct exporter_opts eopts = { 0 };
 	struct probe_opts popts = { 0 };
+	struct probe_filters filters;
 	struct sigaction sa = { 0 };
 	uint64_t next_sweep, next_summary;
 	char host[256];
@@ -342,18 +421,17 @@ int main(int argc, char **argv)
 	}
 
 	popts.self_tgid = (uint32_t)getpid();
-	popts.ports = a.cfg.ports;
-	popts.nports = a.cfg.nports;
+	filters_from_config(&a.cfg, &filters);
+	popts.filters = &filters;
 	popts.on_event = on_event;
 	popts.ctx = &a;
 	err = probe_open(&a.probe, &popts);
 	if (err)
 		goto out;
-	if (a.cfg.nports)
-		select_existing_listeners(&a);
+	select_existing(&a);
 
 	log_info("spanbpf %s ready: tracing %s, exporting to %s (%s)", SPANBPF_VERSION,
-		 a.cfg.nports ? "processes listening on filters.ports" : "every process",
+		 selector_active(&a.cfg) ? "the processes the filters select" : "every process",
 		 a.cfg.exporter_endpoint, a.cfg.compression == COMPRESSION_GZIP ? "gzip" : "uncompressed");
 
 	next_sweep = now_mono_ns() + SWEEP_NS;

@@ -2,10 +2,13 @@
 /*
  * otlp.c - OTLP/protobuf encoding with protobuf-c.
  *
- * The protobuf-c message structs of one request live in a single zeroed
- * allocation sized from exact counts; strings and ids are referenced in
- * place (only strings that need UTF-8 repair are copied into that
- * allocation).  protobuf_c_message_pack() then writes one output buffer.
+ * Each span is packed by protobuf-c on its own when it is queued; its
+ * message structs live in a stack arena (a heap one when the span is
+ * unusually large), strings and ids referenced in place, only strings that
+ * need UTF-8 repair copied.  A request is then written by hand around those
+ * bytes: the three length-delimited wrappers (ResourceSpans, ScopeSpans, the
+ * span field) in the order protobuf-c itself would write them, with each
+ * Resource packed by protobuf-c once per request.
  */
 #include "otlp.h"
 
@@ -19,25 +22,16 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_response;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
 typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
 typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
 typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
 typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 
-static const pb_request request_init =
-	OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-static const pb_resource_spans resource_spans_init =
-	OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
 static const pb_resource resource_init =
 	OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-static const pb_scope_spans scope_spans_init =
-	OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
 static const pb_scope scope_init =
 	OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
 static const pb_span span_init =
@@ -143,31 +137,40 @@ struct group_slot {
 	uint32_t group_plus1;	/* 0: free slot */
 };
 
-/* Spans grouped by resource: per span its group, per group its resource and span count. */
+/*
+ * Spans grouped by resource: per group its resource, span count and first
+ * index in order[], which lists the spans group after group, each group's in
+ * their original order.
+ */
 struct grouping {
-	uint32_t *group_of;	/* [n] */
-	uint32_t *count;	/* [n] */
+	uint32_t *order;		/* [n] */
+	uint32_t *count;		/* [n] */
+	uint32_t *start;		/* [n] */
 	const struct resource **res;	/* [n] */
 	uint32_t ngroups;
 	void *mem;
 };
 
-static int group_spans(struct span *const *spans, size_t n, struct grouping *g)
+static int group_spans(struct otlp_span *const *spans, size_t n, struct grouping *g)
 {
 	size_t cap = 8, mask;
 	struct group_slot *slots;
+	uint32_t *group_of, *fill;
 	char *mem;
 
 	while (cap < 2 * n)
 		cap <<= 1;
 	mask = cap - 1;
-	mem = calloc(1, cap * sizeof(*slots) + n * (2 * sizeof(uint32_t) + sizeof(*g->res)));
+	mem = calloc(1, cap * sizeof(*slots) + n * (5 * sizeof(uint32_t) + sizeof(*g->res)));
 	if (!mem)
 		return -ENOMEM;
 	slots = (struct group_slot *)mem;
 	g->res = (const struct resource **)(slots + cap);
-	g->group_of = (uint32_t *)(g->res + n);
-	g->count = g->group_of + n;
+	g->order = (uint32_t *)(g->res + n);
+	g->count = g->order + n;
+	g->start = g->count + n;
+	group_of = g->start + n;
+	fill = group_of + n;
 	g->ngroups = 0;
 	g->mem = mem;
 
@@ -182,9 +185,13 @@ static int group_spans(struct span *const *spans, size_t n, struct grouping *g)
 			slots[h].group_plus1 = ++g->ngroups;
 			g->res[g->ngroups - 1] = res;
 		}
-		g->group_of[i] = slots[h].group_plus1 - 1;
-		g->count[g->group_of[i]]++;
+		group_of[i] = slots[h].group_plus1 - 1;
+		g->count[group_of[i]]++;
 	}
+	for (uint32_t k = 1; k < g->ngroups; k++)
+		g->start[k] = g->start[k - 1] + g->count[k - 1];
+	for (size_t i = 0; i < n; i++)
+		g->order[g->start[group_of[i]] + fill[group_of[i]]++] = (uint32_t)i;
 	return 0;
 }
 
@@ -211,33 +218,49 @@ static void *carve(struct carve *c, size_t n, size_t size, size_t align)
 
 #define CARVE(c, n, type) ((type *)carve((c), (n), sizeof(type), alignof(type)))
 
+/* protobuf-c structs for nres resources or one span, and their repaired text. */
 struct msgs {
-	pb_resource_spans *rs, **rs_ptr;
 	pb_resource *res;
-	pb_scope_spans *ss, **ss_ptr;
-	pb_span *span, **span_ptr;
-	pb_status *status;
+	size_t *res_len;
 	pb_kv *kv, **kv_ptr;
 	pb_any *any;
 	char *text;
 	size_t kv_used, text_used;
 };
 
-static void layout(struct carve *c, struct msgs *m, size_t nspans, size_t ngroups, size_t nkv,
-		   size_t ntext)
+static void layout(struct carve *c, struct msgs *m, size_t nres, size_t nkv, size_t ntext)
 {
-	m->rs = CARVE(c, ngroups, pb_resource_spans);
-	m->rs_ptr = CARVE(c, ngroups, pb_resource_spans *);
-	m->res = CARVE(c, ngroups, pb_resource);
-	m->ss = CARVE(c, ngroups, pb_scope_spans);
-	m->ss_ptr = CARVE(c, ngroups, pb_scope_spans *);
-	m->span = CARVE(c, nspans, pb_span);
-	m->span_ptr = CARVE(c, nspans, pb_span *);
-	m->status = CARVE(c, nspans, pb_status);
+	m->res = CARVE(c, nres, pb_resource);
+	m->res_len = CARVE(c, nres, size_t);
 	m->kv = CARVE(c, nkv, pb_kv);
 	m->kv_ptr = CARVE(c, nkv, pb_kv *);
 	m->any = CARVE(c, nkv, pb_any);
 	m->text = CARVE(c, ntext, char);
+}
+
+/*
+ * Carve the arena for layout(nres, nkv, ntext) in stack (size bytes) when it
+ * fits, else in a new allocation; *heap gets what to free().  -ENOMEM.
+ */
+static int arena_alloc(struct carve *c, struct msgs *m, size_t nres, size_t nkv, size_t ntext,
+		       char *stack, size_t size, void **heap)
+{
+	*heap = NULL;
+	*c = (struct carve){ 0 };
+	layout(c, m, nres, nkv, ntext);
+	if (c->overflow)
+		return -ENOMEM;
+	if (c->off > size) {
+		*heap = calloc(1, c->off);
+		if (!*heap)
+			return -ENOMEM;
+		c->base = *heap;
+	} else {
+		c->base = stack;
+	}
+	c->off = 0;
+	layout(c, m, nres, nkv, ntext);
+	return 0;
 }
 
 static size_t attrs_text_len(const struct attr *attrs, size_t n)
@@ -340,16 +363,118 @@ static void fill_span(struct msgs *m, pb_span *ps, pb_status *st, const struct s
 	}
 }
 
-int otlp_encode(struct span *const *spans, size_t n, uint8_t **out, size_t *out_len)
+/* ---- one span ------------------------------------------------------------- */
+
+/* Largest encoded span accepted (a span holds a few KiB at most). */
+#define OTLP_SPAN_MAX (16u << 20)
+
+/* Stack room for one span's protobuf-c structs: SPAN_MAX_ATTRS attributes fit. */
+#define SPAN_STACK_ARENA 8192
+
+int otlp_span_encode(const struct span *s, struct otlp_span **out)
 {
-	pb_request req = request_init;
-	pb_scope scope = scope_init;
-	struct grouping g = { 0 };
-	struct carve c = { 0 };
+	alignas(max_align_t) char stack[SPAN_STACK_ARENA];
+	struct otlp_span *os;
+	struct carve c;
 	struct msgs m = { 0 };
-	size_t nkv = 0, ntext = 0, len;
-	uint32_t pos = 0;
-	uint8_t *buf;
+	pb_span ps;
+	pb_status st;
+	size_t ntext, len;
+	void *heap;
+	int err;
+
+	if (!s || !out || s->nattrs > SPAN_MAX_ATTRS)
+		return -EINVAL;
+	ntext = attrs_text_len(s->attrs, s->nattrs);
+	if (s->name)
+		ntext += utf8_repair_len(s->name);
+	if (s->status_message)
+		ntext += utf8_repair_len(s->status_message);
+	err = arena_alloc(&c, &m, 0, s->nattrs, ntext, stack, sizeof(stack), &heap);
+	if (err)
+		return err;
+	fill_span(&m, &ps, &st, s);
+	len = protobuf_c_message_get_packed_size(&ps.base);
+	if (len > OTLP_SPAN_MAX) {
+		free(heap);
+		return -E2BIG;
+	}
+	os = malloc(sizeof(*os) + len);
+	if (!os) {
+		free(heap);
+		return -ENOMEM;
+	}
+	os->next = NULL;
+	os->len = (uint32_t)protobuf_c_message_pack(&ps.base, os->pb);
+	os->resource = resource_ref(s->resource);
+	free(heap);
+	*out = os;
+	return 0;
+}
+
+void otlp_span_free(struct otlp_span *os)
+{
+	if (!os)
+		return;
+	resource_unref(os->resource);
+	free(os);
+}
+
+/* ---- framing -------------------------------------------------------------- */
+
+/* Tags of the length-delimited fields written around the spans. */
+#define TAG_FIELD1_LEN 0x0a	/* request.resource_spans, .resource, .scope */
+#define TAG_FIELD2_LEN 0x12	/* resource_spans.scope_spans, scope_spans.spans */
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* A length-delimited field holding len bytes: its size with tag and length. */
+static size_t field_len(size_t len)
+{
+	return 1 + varint_len(len) + len;
+}
+
+static uint8_t *put_head(uint8_t *p, uint8_t tag, uint64_t len)
+{
+	*p++ = tag;
+	while (len >= 0x80) {
+		*p++ = (uint8_t)(len | 0x80);
+		len >>= 7;
+	}
+	*p++ = (uint8_t)len;
+	return p;
+}
+
+/* The InstrumentationScope every ScopeSpans carries, packed into buf. */
+static size_t pack_scope(uint8_t *buf, size_t size)
+{
+	pb_scope scope = scope_init;
+
+	scope.name = OTLP_SCOPE_NAME;
+	scope.version = SPANBPF_VERSION;
+	if (protobuf_c_message_get_packed_size(&scope.base) > size)
+		return 0;
+	return protobuf_c_message_pack(&scope.base, buf);
+}
+
+int otlp_frame(struct otlp_span *const *spans, size_t n, uint8_t **out, size_t *out_len)
+{
+	alignas(max_align_t) char stack[4096];
+	struct grouping g = { 0 };
+	struct carve c;
+	struct msgs m = { 0 };
+	uint8_t scope[256], *buf, *p;
+	size_t nkv = 0, ntext = 0, scope_len, total = 0, ss, rs;
+	void *heap = NULL;
 	int err;
 
 	if (!out || !out_len || (n && !spans))
@@ -357,20 +482,12 @@ int otlp_encode(struct span *const *spans, size_t n, uint8_t **out, size_t *out_
 	if (n > OTLP_MAX_SPANS)
 		return -E2BIG;
 	for (size_t i = 0; i < n; i++) {
-		const struct span *s = spans[i];
-
-		if (!s || s->nattrs > SPAN_MAX_ATTRS)
+		if (!spans[i])
 			return -EINVAL;
-		if (s->resource && s->resource->nattrs > RESOURCE_MAX_ATTRS)
+		if (spans[i]->resource && spans[i]->resource->nattrs > RESOURCE_MAX_ATTRS)
 			return -EINVAL;
-		nkv += s->nattrs;
-		ntext += attrs_text_len(s->attrs, s->nattrs);
-		if (s->name)
-			ntext += utf8_repair_len(s->name);
-		if (s->status_message)
-			ntext += utf8_repair_len(s->status_message);
 	}
-
+	scope_len = pack_scope(scope, sizeof(scope));
 	err = group_spans(spans, n, &g);
 	if (err)
 		return err;
@@ -380,63 +497,83 @@ int otlp_encode(struct span *const *spans, size_t n, uint8_t **out, size_t *out_
 		nkv += g.res[i]->nattrs;
 		ntext += attrs_text_len(g.res[i]->attrs, g.res[i]->nattrs);
 	}
-
-	layout(&c, &m, n, g.ngroups, nkv, ntext);
-	if (c.overflow) {
-		err = -ENOMEM;
+	err = arena_alloc(&c, &m, g.ngroups, nkv, ntext, stack, sizeof(stack), &heap);
+	if (err)
 		goto out;
-	}
-	c.base = calloc(1, c.off ? c.off : 1);
-	if (!c.base) {
-		err = -ENOMEM;
-		goto out;
-	}
-	c.off = 0;
-	layout(&c, &m, n, g.ngroups, nkv, ntext);
 
-	scope.name = OTLP_SCOPE_NAME;
-	scope.version = SPANBPF_VERSION;
-	for (uint32_t i = 0; i < g.ngroups; i++) {
-		const struct resource *res = g.res[i];
-
-		m.rs[i] = resource_spans_init;
-		m.res[i] = resource_init;
-		m.ss[i] = scope_spans_init;
-		m.rs_ptr[i] = &m.rs[i];
-		m.ss_ptr[i] = &m.ss[i];
-		m.rs[i].resource = &m.res[i];
-		m.rs[i].n_scope_spans = 1;
-		m.rs[i].scope_spans = &m.ss_ptr[i];
-		if (res)
-			m.res[i].dropped_attributes_count =
-				fill_attrs(&m, res->attrs, res->nattrs, &m.res[i].n_attributes,
-					   &m.res[i].attributes);
-		m.ss[i].scope = &scope;
-		m.ss[i].spans = m.span_ptr + pos;
-		pos += g.count[i];
+	/* Sizes first: every length prefix is known before a byte is written. */
+	for (uint32_t k = 0; k < g.ngroups; k++) {
+		m.res[k] = resource_init;
+		if (g.res[k])
+			m.res[k].dropped_attributes_count =
+				fill_attrs(&m, g.res[k]->attrs, g.res[k]->nattrs,
+					   &m.res[k].n_attributes, &m.res[k].attributes);
+		m.res_len[k] = protobuf_c_message_get_packed_size(&m.res[k].base);
+		ss = field_len(scope_len);
+		for (uint32_t j = 0; j < g.count[k]; j++)
+			ss += field_len(spans[g.order[g.start[k] + j]]->len);
+		rs = field_len(m.res_len[k]) + field_len(ss);
+		total += field_len(rs);
 	}
-	for (size_t i = 0; i < n; i++) {
-		pb_scope_spans *ss = &m.ss[g.group_of[i]];
-		pb_span **slot = &ss->spans[ss->n_spans++];
-
-		fill_span(&m, &m.span[i], &m.status[i], spans[i]);
-		*slot = &m.span[i];
-	}
-	req.n_resource_spans = g.ngroups;
-	req.resource_spans = m.rs_ptr;
-
-	len = protobuf_c_message_get_packed_size(&req.base);
-	buf = malloc(len ? len : 1);
+	buf = malloc(total ? total : 1);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
 	}
-	*out_len = protobuf_c_message_pack(&req.base, buf);
+	p = buf;
+	for (uint32_t k = 0; k < g.ngroups; k++) {
+		ss = field_len(scope_len);
+		for (uint32_t j = 0; j < g.count[k]; j++)
+			ss += field_len(spans[g.order[g.start[k] + j]]->len);
+		rs = field_len(m.res_len[k]) + field_len(ss);
+		p = put_head(p, TAG_FIELD1_LEN, rs);
+		p = put_head(p, TAG_FIELD1_LEN, m.res_len[k]);
+		p += protobuf_c_message_pack(&m.res[k].base, p);
+		p = put_head(p, TAG_FIELD2_LEN, ss);
+		p = put_head(p, TAG_FIELD1_LEN, scope_len);
+		memcpy(p, scope, scope_len);
+		p += scope_len;
+		for (uint32_t j = 0; j < g.count[k]; j++) {
+			const struct otlp_span *os = spans[g.order[g.start[k] + j]];
+
+			p = put_head(p, TAG_FIELD2_LEN, os->len);
+			memcpy(p, os->pb, os->len);
+			p += os->len;
+		}
+	}
 	*out = buf;
+	*out_len = (size_t)(p - buf);
 	err = 0;
 out:
-	free(c.base);
+	free(heap);
 	free(g.mem);
+	return err;
+}
+
+int otlp_encode(struct span *const *spans, size_t n, uint8_t **out, size_t *out_len)
+{
+	struct otlp_span **enc;
+	size_t done = 0;
+	int err = 0;
+
+	if (!out || !out_len || (n && !spans))
+		return -EINVAL;
+	if (n > OTLP_MAX_SPANS)
+		return -E2BIG;
+	enc = calloc(n ? n : 1, sizeof(*enc));
+	if (!enc)
+		return -ENOMEM;
+	for (; done < n && !err; done++) {
+		err = spans[done] ? otlp_span_encode(spans[done], &enc[done]) : -EINVAL;
+		if (!err && spans[done]->resource &&
+		    spans[done]->resource->nattrs > RESOURCE_MAX_ATTRS)
+			err = -EINVAL;
+	}
+	if (!err)
+		err = otlp_frame(enc, n, out, out_len);
+	for (size_t i = 0; i < done; i++)
+		otlp_span_free(enc[i]);
+	free(enc);
 	return err;
 }
 

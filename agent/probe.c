@@ -169,7 +169,6 @@ int probe_open(struct probe **out, const struct probe_opts *opts)
 		goto fail;
 	}
 	p->skel->rodata->self_tgid = opts->self_tgid;
-	p->skel->rodata->filter_by_tgid = opts->nports > 0;
 	p->skel->rodata->wakeup_bytes = rb_bytes / 4;
 	err = bpf_map__set_max_entries(p->skel->maps.events, rb_bytes);
 	if (err) {
@@ -184,14 +183,10 @@ int probe_open(struct probe **out, const struct probe_opts *opts)
 		goto fail;
 	}
 
-	for (size_t i = 0; i < opts->nports; i++) {
-		__u16 port = opts->ports[i];
-		__u8 one = 1;
-
-		err = bpf_map__update_elem(p->skel->maps.filter_ports, &port, sizeof(port), &one,
-					   sizeof(one), BPF_ANY);
+	if (opts->filters) {
+		err = probe_set_filters(p, opts->filters);
 		if (err) {
-			log_error("setting up filters.ports failed: %s", strerror(-err));
+			log_error("setting up the filters failed: %s", strerror(-err));
 			goto fail;
 		}
 	}
@@ -243,12 +238,74 @@ void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX])
 	}
 }
 
-int probe_trace_tgid(struct probe *p, uint32_t tgid)
+/* Delete every key of a hash map (keys of key_size bytes, at most 64). */
+static int map_clear(struct bpf_map *map, size_t key_size)
+{
+	__u8 key[64], next[64];
+	int fd = bpf_map__fd(map), err = 0;
+
+	/* Always restart from the first key: deleting breaks get_next_key's walk. */
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, key_size);
+		err = bpf_map_delete_elem(fd, key);
+		if (err && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+static int map_fill_ports(struct bpf_map *map, const uint16_t *ports, size_t n)
 {
 	__u8 one = 1;
+	int err = map_clear(map, sizeof(__u16));
 
-	return bpf_map__update_elem(p->skel->maps.traced_tgids, &tgid, sizeof(tgid), &one,
-				    sizeof(one), BPF_ANY);
+	for (size_t i = 0; !err && i < n; i++) {
+		__u16 port = ports[i];
+
+		err = bpf_map__update_elem(map, &port, sizeof(port), &one, sizeof(one), BPF_ANY);
+	}
+	return err;
+}
+
+int probe_set_filters(struct probe *p, const struct probe_filters *f)
+{
+	struct spanbpf_bpf__bss *bss = p->skel->bss;
+	int err;
+
+	/* Narrow first, widen last: never trace more than either config says. */
+	bss->filter_by_tgid = true;
+	err = map_clear(p->skel->maps.traced_tgids, sizeof(__u32));
+	if (!err)
+		err = map_clear(p->skel->maps.proc_ok, sizeof(__u32));
+	if (!err)
+		err = map_clear(p->skel->maps.ignored_tgids, sizeof(__u32));
+	if (!err)
+		err = map_fill_ports(p->skel->maps.filter_ports, f->ports, f->nports);
+	if (!err)
+		err = map_fill_ports(p->skel->maps.exclude_ports, f->exclude_ports, f->nexclude_ports);
+	if (err)
+		return err;
+	bss->has_exclude_ports = f->nexclude_ports > 0;
+	bss->need_proc_ok = f->need_proc_ok;
+	bss->has_ignored = f->has_ignored;
+	bss->want_exec = f->want_exec;
+	bss->filter_by_tgid = f->filter_by_tgid;
+	return 0;
+}
+
+int probe_set_tgid(struct probe *p, enum probe_set set, uint32_t tgid, bool on)
+{
+	struct bpf_map *map = set == PROBE_SET_TRACED	 ? p->skel->maps.traced_tgids
+			      : set == PROBE_SET_PROC_OK ? p->skel->maps.proc_ok
+							 : p->skel->maps.ignored_tgids;
+	__u8 one = 1;
+	int err;
+
+	if (!on) {
+		err = bpf_map__delete_elem(map, &tgid, sizeof(tgid), 0);
+		return err == -ENOENT ? 0 : err;
+	}
+	return bpf_map__update_elem(map, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY);
 }
 
 void probe_close(struct probe *p)

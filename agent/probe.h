@@ -6,6 +6,7 @@
 #ifndef SPANBPF_PROBE_H
 #define SPANBPF_PROBE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,10 +17,28 @@ struct probe;
 /* Called for each record; data is only valid during the call. */
 typedef int (*probe_event_fn)(void *ctx, void *data, size_t size);
 
+/* The filters as the kernel applies them (see selector.h for the rules). */
+struct probe_filters {
+	bool filter_by_tgid;		/* a selector is set: trace only selected tgids */
+	bool need_proc_ok;		/* filters.processes set */
+	bool has_ignored;		/* filters.exclude_processes set */
+	bool want_exec;			/* send SB_EV_EXEC so the agent can classify */
+	const uint16_t *ports;		/* filters.ports */
+	size_t nports;
+	const uint16_t *exclude_ports;	/* filters.exclude_ports */
+	size_t nexclude_ports;
+};
+
+/* The per-process selection maps. */
+enum probe_set {
+	PROBE_SET_TRACED = 0,		/* selected: traced (with filter_by_tgid) */
+	PROBE_SET_PROC_OK = 1,		/* filters.processes matched */
+	PROBE_SET_IGNORED = 2,		/* filters.exclude_processes matched */
+};
+
 struct probe_opts {
 	uint32_t self_tgid;		/* never traced: the agent itself */
-	const uint16_t *ports;		/* filters.ports; NULL/0 = trace every process */
-	size_t nports;
+	const struct probe_filters *filters;
 	size_t ringbuf_bytes;		/* power of two; 0 = default */
 	probe_event_fn on_event;
 	void *ctx;
@@ -38,8 +57,14 @@ int probe_poll(struct probe *p, int timeout_ms);
 /* Sum of the per-CPU counters (enum sb_counter). */
 void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX]);
 
-/* Trace tgid from now on (filters.ports mode); 0 or a negative errno. */
-int probe_trace_tgid(struct probe *p, uint32_t tgid);
+/*
+ * Replace the filters: flags, port maps, and an empty selection (the caller
+ * then selects processes again).  0 or a negative errno.
+ */
+int probe_set_filters(struct probe *p, const struct probe_filters *f);
+
+/* Put tgid in (on) or take it out of one selection map; 0 or a negative errno. */
+int probe_set_tgid(struct probe *p, enum probe_set set, uint32_t tgid, bool on);
 
 /* Detach and free.  NULL is fine. */
 void probe_close(struct probe *p);

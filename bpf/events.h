@@ -28,6 +28,7 @@ enum sb_event_type {
 	SB_EV_CLOSE = 2,	/* a traced connection was closed by its process */
 	SB_EV_CONNECT = 3,	/* a connect() returned; len holds its return value (0, -EINPROGRESS, error) */
 	SB_EV_PROC_EXIT = 4,	/* a traced process exited (tgid only) */
+	SB_EV_EXEC = 5,		/* a process called exec (sent when process filters are set) */
 };
 
 enum sb_dir {

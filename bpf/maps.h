@@ -101,6 +101,30 @@ struct {
 	__type(value, __u8);
 } filter_ports SEC(".maps");
 
+/* Ports from filters.exclude_ports: connections to or from them are ignored. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} exclude_ports SEC(".maps");
+
+/* Processes filters.processes selects (the ports selector still applies). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} proc_ok SEC(".maps");
+
+/* Processes filters.exclude_processes excludes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} ignored_tgids SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SB_MAX_SELF);

@@ -30,8 +30,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the agent between open and load. */
 const volatile __u32 self_tgid = 0;
-const volatile bool filter_by_tgid = false;	/* filters.ports set: trace only traced_tgids */
 const volatile __u64 wakeup_bytes = 1 << 20;	/* wake the reader past this backlog */
+
+/*
+ * Filters: written by the agent at start-up and on SIGHUP (.bss is mapped
+ * into the agent), so they are plain globals rather than read-only ones.
+ */
+volatile bool filter_by_tgid;	/* a selector is set: trace only traced_tgids */
+volatile bool need_proc_ok;	/* filters.processes set: ports select only proc_ok tgids */
+volatile bool has_ignored;	/* filters.exclude_processes matched something */
+volatile bool has_exclude_ports; /* filters.exclude_ports set */
+volatile bool want_exec;	/* the agent classifies processes at exec */
 
 /*
  * Mask v where the verifier sees it: clang otherwise keeps an unmasked copy
@@ -53,6 +62,8 @@ static __always_inline void count(__u32 idx)
 static __always_inline bool tgid_traced(__u32 tgid)
 {
 	if (tgid == self_tgid)
+		return false;
+	if (has_ignored && bpf_map_lookup_elem(&ignored_tgids, &tgid))
 		return false;
 	if (filter_by_tgid && !bpf_map_lookup_elem(&traced_tgids, &tgid))
 		return false;
@@ -171,6 +182,9 @@ static __always_inline struct conn_state *conn_create(struct sb_fd_key *key, str
 	st.file = (__u64)f;
 	st.role = role;
 	if (!sock_tuple(sk, &st.tuple))
+		st.flags |= ST_IGNORE;
+	else if (has_exclude_ports && (bpf_map_lookup_elem(&exclude_ports, &st.tuple.lport) ||
+				       bpf_map_lookup_elem(&exclude_ports, &st.tuple.rport)))
 		st.flags |= ST_IGNORE;
 	if (role != SB_ROLE_UNKNOWN)
 		st.flags |= ST_FROM_START;
@@ -556,13 +570,21 @@ int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- connection lifecycle ---------------------------------------------------- */
 
-/* With filters.ports: a process that accepts on or listens on a selected port is traced. */
+/*
+ * With filters.ports: a process that accepts on or listens on a selected
+ * port is traced (if filters.processes is set too, only a process it selects).
+ */
 static __always_inline void select_by_port(__u32 tgid, __u16 lport)
 {
 	__u8 one = 1;
 
-	if (filter_by_tgid && bpf_map_lookup_elem(&filter_ports, &lport))
-		bpf_map_update_elem(&traced_tgids, &tgid, &one, BPF_ANY);
+	if (!filter_by_tgid || !bpf_map_lookup_elem(&filter_ports, &lport))
+		return;
+	if (need_proc_ok && !bpf_map_lookup_elem(&proc_ok, &tgid))
+		return;
+	if (has_ignored && bpf_map_lookup_elem(&ignored_tgids, &tgid))
+		return;
+	bpf_map_update_elem(&traced_tgids, &tgid, &one, BPF_ANY);
 }
 
 static __always_inline int accept_exit(long ret)
@@ -699,7 +721,7 @@ int enter_listen(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* A traced process's children are traced too (nginx workers, forking servers). */
+/* A child inherits its parent's selection (nginx workers, forking servers) until it execs. */
 SEC("tracepoint/sched/sched_process_fork")
 int on_fork(struct trace_event_raw_sched_process_fork *ctx)
 {
@@ -709,6 +731,21 @@ int on_fork(struct trace_event_raw_sched_process_fork *ctx)
 
 	if (filter_by_tgid && bpf_map_lookup_elem(&traced_tgids, &parent))
 		bpf_map_update_elem(&traced_tgids, &child, &one, BPF_ANY);
+	if (need_proc_ok && bpf_map_lookup_elem(&proc_ok, &parent))
+		bpf_map_update_elem(&proc_ok, &child, &one, BPF_ANY);
+	if (has_ignored && bpf_map_lookup_elem(&ignored_tgids, &parent))
+		bpf_map_update_elem(&ignored_tgids, &child, &one, BPF_ANY);
+	return 0;
+}
+
+/* A new program: the agent decides again whether it is selected (by executable name). */
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (want_exec && (__u32)(id >> 32) != self_tgid)
+		emit_small(SB_EV_EXEC, id >> 32, (__u32)id, -1, NULL, 0);
 	return 0;
 }
 
@@ -721,6 +758,10 @@ int on_exit(struct trace_event_raw_sched_process_template *ctx)
 
 	if (filter_by_tgid)
 		bpf_map_delete_elem(&traced_tgids, &tid);
+	if (need_proc_ok)
+		bpf_map_delete_elem(&proc_ok, &tid);
+	if (has_ignored)
+		bpf_map_delete_elem(&ignored_tgids, &tid);
 	if (tid == tgid && traced)
 		emit_small(SB_EV_PROC_EXIT, tgid, tid, -1, NULL, 0);
 	return 0;
