@@ -225,9 +225,31 @@ static int load_config(struct config *cfg, const char *path, bool explicit_path)
 	return n ? -1 : 0;
 }
 
-static void filters_from_config(const struct config *c, struct probe_filters *f)
+static bool is_exact(const char *pat)
+{
+	return !strpbrk(pat, "*?[\\");
+}
+
+/* names[] points into c; it must hold CONFIG_MAX_GLOBS entries. */
+static size_t exact_names(const char (*pats)[CONFIG_GLOB_MAX], size_t n, const char **names)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (is_exact(pats[i]))
+			names[k++] = pats[i];
+	return k;
+}
+
+static void filters_from_config(const struct config *c, struct probe_filters *f,
+				const char **inc, const char **exc)
 {
 	memset(f, 0, sizeof(*f));
+	f->procs_alone = c->nprocesses > 0 && c->nports == 0;
+	f->ninclude_names = exact_names(c->processes, c->nprocesses, inc);
+	f->include_names = inc;
+	f->nexclude_names = exact_names(c->exclude_processes, c->nexclude_processes, exc);
+	f->exclude_names = exc;
 	f->filter_by_tgid = selector_active(c);
 	f->need_proc_ok = c->nprocesses > 0;
 	f->has_ignored = c->nexclude_processes > 0;
@@ -332,6 +354,7 @@ int main(int argc, char **argv)
 	struct exporter_opts eopts = { 0 };
 	struct probe_opts popts = { 0 };
 	struct probe_filters filters;
+	const char *inc_names[CONFIG_MAX_GLOBS], *exc_names[CONFIG_MAX_GLOBS];
 	struct sigaction sa = { 0 };
 	uint64_t next_sweep, next_summary;
 	char host[256];
@@ -421,7 +444,7 @@ int main(int argc, char **argv)
 	}
 
 	popts.self_tgid = (uint32_t)getpid();
-	filters_from_config(&a.cfg, &filters);
+	filters_from_config(&a.cfg, &filters, inc_names, exc_names);
 	popts.filters = &filters;
 	popts.on_event = on_event;
 	popts.ctx = &a;

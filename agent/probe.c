@@ -267,6 +267,29 @@ static int map_fill_ports(struct bpf_map *map, const uint16_t *ports, size_t n)
 	return err;
 }
 
+/* Exact names as the kernel sees them: the task name, at most 15 bytes. */
+static int map_fill_names(struct bpf_map *map, const struct probe_filters *f)
+{
+	int err = map_clear(map, 16);
+
+	for (int pass = 0; !err && pass < 2; pass++) {
+		const char *const *names = pass ? f->exclude_names : f->include_names;
+		size_t n = pass ? f->nexclude_names : f->ninclude_names;
+		__u8 bit = pass ? 0x02 : 0x01; /* RULE_EXCLUDE : RULE_INCLUDE */
+
+		for (size_t i = 0; !err && i < n; i++) {
+			char key[16] = { 0 };
+			__u8 val = 0;
+
+			strncpy(key, names[i], sizeof(key) - 1);
+			bpf_map__lookup_elem(map, key, sizeof(key), &val, sizeof(val), 0);
+			val |= bit;
+			err = bpf_map__update_elem(map, key, sizeof(key), &val, sizeof(val), BPF_ANY);
+		}
+	}
+	return err;
+}
+
 int probe_set_filters(struct probe *p, const struct probe_filters *f)
 {
 	struct spanbpf_bpf__bss *bss = p->skel->bss;
@@ -283,8 +306,11 @@ int probe_set_filters(struct probe *p, const struct probe_filters *f)
 		err = map_fill_ports(p->skel->maps.filter_ports, f->ports, f->nports);
 	if (!err)
 		err = map_fill_ports(p->skel->maps.exclude_ports, f->exclude_ports, f->nexclude_ports);
+	if (!err)
+		err = map_fill_names(p->skel->maps.comm_rules, f);
 	if (err)
 		return err;
+	bss->procs_alone = f->procs_alone;
 	bss->has_exclude_ports = f->nexclude_ports > 0;
 	bss->need_proc_ok = f->need_proc_ok;
 	bss->has_ignored = f->has_ignored;

@@ -27,6 +27,12 @@ struct probe_filters {
 	size_t nports;
 	const uint16_t *exclude_ports;	/* filters.exclude_ports */
 	size_t nexclude_ports;
+	bool procs_alone;		/* filters.processes without filters.ports */
+	/* Patterns without glob characters, matched by the kernel at exec (task name). */
+	const char *const *include_names;
+	size_t ninclude_names;
+	const char *const *exclude_names;
+	size_t nexclude_names;
 };
 
 /* The per-process selection maps. */

@@ -117,6 +117,20 @@ struct {
 	__type(value, __u8);
 } proc_ok SEC(".maps");
 
+/* Exact executable names from filters.processes / exclude_processes, by task name. */
+#define RULE_INCLUDE 0x01
+#define RULE_EXCLUDE 0x02
+struct comm_key {
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 128);
+	__type(key, struct comm_key);
+	__type(value, __u8);
+} comm_rules SEC(".maps");
+
 /* Processes filters.exclude_processes excludes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

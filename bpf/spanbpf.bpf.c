@@ -41,6 +41,7 @@ volatile bool need_proc_ok;	/* filters.processes set: ports select only proc_ok 
 volatile bool has_ignored;	/* filters.exclude_processes matched something */
 volatile bool has_exclude_ports; /* filters.exclude_ports set */
 volatile bool want_exec;	/* the agent classifies processes at exec */
+volatile bool procs_alone;	/* filters.processes without filters.ports: proc_ok = traced */
 
 /*
  * Mask v where the verifier sees it: clang otherwise keeps an unmasked copy
@@ -738,14 +739,40 @@ int on_fork(struct trace_event_raw_sched_process_fork *ctx)
 	return 0;
 }
 
-/* A new program: the agent decides again whether it is selected (by executable name). */
+/*
+ * A new program.  What it inherited at fork no longer holds: rules naming an
+ * executable exactly (comm_rules, by task name) decide here, before its first
+ * syscall; glob rules are decided by the agent on the SB_EV_EXEC record.
+ */
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct comm_key key = {};
+	__u8 one = 1, *rule;
 
-	if (want_exec && (__u32)(id >> 32) != self_tgid)
-		emit_small(SB_EV_EXEC, id >> 32, (__u32)id, -1, NULL, 0);
+	if (!want_exec || tgid == self_tgid)
+		return 0;
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	rule = bpf_map_lookup_elem(&comm_rules, &key);
+	if (need_proc_ok) {
+		bpf_map_delete_elem(&proc_ok, &tgid);
+		if (procs_alone)
+			bpf_map_delete_elem(&traced_tgids, &tgid);
+		if (rule && (*rule & RULE_INCLUDE) && !(*rule & RULE_EXCLUDE)) {
+			bpf_map_update_elem(&proc_ok, &tgid, &one, BPF_ANY);
+			if (procs_alone)
+				bpf_map_update_elem(&traced_tgids, &tgid, &one, BPF_ANY);
+		}
+	}
+	if (has_ignored) {
+		if (rule && (*rule & RULE_EXCLUDE))
+			bpf_map_update_elem(&ignored_tgids, &tgid, &one, BPF_ANY);
+		else
+			bpf_map_delete_elem(&ignored_tgids, &tgid);
+	}
+	emit_small(SB_EV_EXEC, tgid, (__u32)id, -1, NULL, 0);
 	return 0;
 }
 
