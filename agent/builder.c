@@ -1028,6 +1028,11 @@ void builder_free(struct builder *b)
 	free(b);
 }
 
+void builder_set_record_query(struct builder *b, bool on)
+{
+	b->record_query = on;
+}
+
 void builder_note_process(struct builder *b, uint32_t tgid, const char *comm)
 {
 	resource_unref(procinfo_resource_hint(b->pi, tgid, comm));

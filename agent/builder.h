@@ -98,6 +98,8 @@ void builder_new_context(struct builder *b, const struct span_context *parent,
 			 struct span_context *out);
 
 /* A traced process exited: forget its cached resource. */
+/* http.record_query changed (SIGHUP). */
+void builder_set_record_query(struct builder *b, bool on);
 /* Look tgid up in /proc now (cached), while it is surely alive. */
 void builder_note_process(struct builder *b, uint32_t tgid, const char *comm);
 void builder_proc_exit(struct builder *b, uint32_t tgid);

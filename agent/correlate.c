@@ -425,3 +425,8 @@ void correlator_stats(const struct correlator *c, struct correlator_stats *st)
 {
 	*st = c->st;
 }
+
+void correlator_set_ratio(struct correlator *c, double ratio)
+{
+	c->ratio = ratio;
+}

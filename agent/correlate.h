@@ -88,6 +88,9 @@ void correlator_sweep(struct correlator *c, uint64_t now_mono_ns);
 /* Is a trace with this id kept at this ratio?  Pure, for tests. */
 bool correlator_ratio_sampled(const uint8_t trace_id[16], double ratio);
 
+/* A new sampling.ratio (SIGHUP): applies to traces that start from now on. */
+void correlator_set_ratio(struct correlator *c, double ratio);
+
 void correlator_stats(const struct correlator *c, struct correlator_stats *st);
 
 #endif /* SPANBPF_CORRELATE_H */

@@ -37,14 +37,20 @@
 #define SUMMARY_NS 60000000000ull	/* self-metrics summary line */
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_signal(int sig)
 {
-	stop_requested = sig;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = sig;
 }
 
 struct agent {
 	struct config cfg;
+	const char *config_path;
+	bool explicit_path;
 	struct tracker *tracker;
 	struct builder *builder;
 	struct correlator *correlator;
@@ -335,6 +341,47 @@ static void on_exec_event(struct agent *a, uint32_t tgid)
 	select_process(a, tgid, tgid_in(listeners, nl < 0 ? 0 : nl, tgid));
 }
 
+/*
+ * SIGHUP: read the file again.  A valid file takes effect at once (filters,
+ * sampling, resources, logging, export settings) and nothing queued is lost;
+ * an invalid one is reported with the same messages and changes nothing.
+ */
+static void reload_config(struct agent *a)
+{
+	struct config *next = malloc(sizeof(*next));
+	struct probe_filters filters;
+	const char *inc[CONFIG_MAX_GLOBS], *exc[CONFIG_MAX_GLOBS];
+	int err;
+
+	if (!next) {
+		log_error("SIGHUP: out of memory; keeping the running configuration");
+		return;
+	}
+	log_info("SIGHUP: reloading %s", a->config_path);
+	if (load_config(next, a->config_path, a->explicit_path)) {
+		log_error("SIGHUP: %s is invalid (problems above); keeping the running configuration",
+			  a->config_path);
+		free(next);
+		return;
+	}
+	if (strcmp(next->exporter_endpoint, a->cfg.exporter_endpoint) != 0 ||
+	    next->compression != a->cfg.compression ||
+	    next->batch_max_spans != a->cfg.batch_max_spans ||
+	    next->batch_timeout_ns != a->cfg.batch_timeout_ns)
+		log_warn("SIGHUP: exporter and batch settings take effect at the next restart");
+	a->cfg = *next;
+	free(next);
+	log_set_level(a->cfg.log_level);
+	correlator_set_ratio(a->correlator, a->cfg.sampling_ratio);
+	builder_set_record_query(a->builder, a->cfg.record_query);
+	filters_from_config(&a->cfg, &filters, inc, exc);
+	err = probe_set_filters(a->probe, &filters);
+	if (err)
+		log_error("SIGHUP: applying the filters failed: %s", strerror(-err));
+	select_existing(a);
+	log_info("SIGHUP: configuration reloaded");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -389,6 +436,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	a.config_path = config_path;
+	a.explicit_path = explicit_path;
 	if (load_config(&a.cfg, config_path, explicit_path))
 		return 2;
 	if (check_only) {
@@ -403,6 +452,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -462,6 +512,10 @@ int main(int argc, char **argv)
 	while (!stop_requested) {
 		uint64_t now;
 
+		if (reload_requested) {
+			reload_requested = 0;
+			reload_config(&a);
+		}
 		err = probe_poll(a.probe, POLL_MS);
 		if (err < 0 && err != -EINTR) {
 			log_error("reading the ring buffer failed: %s", strerror(-err));
