@@ -226,7 +226,7 @@ run_on() {	# run number
 	after_spans=$(server_spans)
 	echo "$1 on $r $((t1 - t0)) $hwm $((after_spans - before_spans)) $TICKS" >>"$RESULTS"
 	# The agent's own closing counters (events lost, spans dropped...), when it logs them.
-	grep -iE 'final|lost|dropped' "$err" | tail -2 | sed 's/^/    agent: /' || true
+	grep -iE 'final|lost|dropped' "$err" 2>/dev/null | tail -2 | sed 's/^/    agent: /' || true
 	awk -v run="$1" '{ printf "  run %-2s with agent:    %d requests, %.0f req/s, agent CPU %.2f s, peak RSS %.1f MiB, %d SERVER spans exported\n",
 		run, $1, $2, $4 / $7, $5 / 1024, $6 }' <<<"$r $((t1 - t0)) $hwm $((after_spans - before_spans)) $TICKS"
 }

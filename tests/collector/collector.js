@@ -12,7 +12,7 @@
 //   node collector.js [--host 127.0.0.1] [--port 0] [--out spans.jsonl]
 //                     [--requests requests.jsonl] [--stats stats.json]
 //                     [--discard] [--behavior behavior.json]
-//                     [--tls-cert cert.pem --tls-key key.pem]
+//                     [--tls-cert cert.pem --tls-key key.pem [--tls-client-ca ca.pem]]
 //
 // When listening it prints one JSON line on stdout:
 //   {"event":"listening","host":"127.0.0.1","port":40123,"pid":...}
@@ -22,6 +22,10 @@
 //   --requests  one line per HTTP request received (headers, sizes, answer, error)
 //   --stats     rewritten (atomically) after every request: running totals
 // --discard counts spans without writing span lines (for the benchmark).
+// --tls-client-ca makes the TLS server require a client certificate signed by
+// that CA (mutual TLS); a handshake without one fails and is not a request.
+// Each --requests line also has "all_headers": every request header, names
+// in lower case.
 //
 // Control is out of band on purpose: every HTTP request to the collector's
 // port would otherwise be a candidate span for the agent under test, and the
@@ -32,7 +36,9 @@
 //       {"status": 503, "headers": {"Retry-After": "1"}},
 //       {"status": 429},
 //       {"status": 400, "message": "bad"},
-//       {"hang_ms": 5000},                // wait this long before answering
+//       {"hang_ms": 5000},                // wait this long before answering; a client
+//                                         // gone by then gets nothing and its spans do
+//                                         // not count ("accepted": false, "error" says so)
 //       {"partial_success": {"rejected_spans": 2, "error_message": "x"}}
 //     ],
 //     "default": {"status": 200}          // after the list runs out
@@ -55,19 +61,20 @@ function usage(msg) {
 	if (msg)
 		process.stderr.write(`collector: ${msg}\n`);
 	process.stderr.write('usage: collector.js [--host H] [--port N] [--out FILE] [--requests FILE] ' +
-		'[--stats FILE] [--discard] [--behavior FILE] [--tls-cert F --tls-key F]\n');
+		'[--stats FILE] [--discard] [--behavior FILE] [--tls-cert F --tls-key F ' +
+		'[--tls-client-ca F]]\n');
 	process.exit(2);
 }
 
 function parseArgs(argv) {
 	const opts = {
 		host: '127.0.0.1', port: 0, out: null, requests: null, stats: null,
-		discard: false, behavior: null, tlsCert: null, tlsKey: null,
+		discard: false, behavior: null, tlsCert: null, tlsKey: null, tlsClientCa: null,
 	};
 	const valued = {
 		'--host': 'host', '--port': 'port', '--out': 'out', '--requests': 'requests',
 		'--stats': 'stats', '--behavior': 'behavior', '--tls-cert': 'tlsCert',
-		'--tls-key': 'tlsKey',
+		'--tls-key': 'tlsKey', '--tls-client-ca': 'tlsClientCa',
 	};
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
@@ -95,6 +102,8 @@ function parseArgs(argv) {
 		opts.requests = opts.out.replace(/(\.jsonl)?$/, '.requests.jsonl');
 	if (!!opts.tlsCert !== !!opts.tlsKey)
 		usage('--tls-cert and --tls-key go together');
+	if (opts.tlsClientCa && !opts.tlsCert)
+		usage('--tls-client-ca needs --tls-cert and --tls-key');
 	return opts;
 }
 
@@ -265,6 +274,7 @@ class Collector {
 			spans: 0, resource_spans: 0, body_bytes: 0, decoded_bytes: 0,
 			spans_by_kind: {},	// span kind number -> count
 			server_spans_by_port: {},	// SERVER spans: server.port attribute -> count
+			tls_client_errors: 0,	// TLS handshakes that failed (no or bad client certificate)
 		};
 		this.spanFd = !opts.discard && opts.out ? fs.openSync(opts.out, 'a') : null;
 		this.reqFd = opts.requests ? fs.openSync(opts.requests, 'a') : null;
@@ -318,6 +328,7 @@ class Collector {
 				'user-agent': req.headers['user-agent'] || null,
 				'content-length': req.headers['content-length'] || null,
 			},
+			all_headers: Object.assign({}, req.headers),
 			remote_port: req.socket.remotePort,
 			body_bytes: 0,
 			decoded_bytes: 0,
@@ -388,7 +399,21 @@ class Collector {
 	answer(req, res, rec, decoded) {
 		const b = this.behavior.next();
 		const status = b.status || 200;
+		let gone = false;
+		res.on('close', () => {
+			if (!res.writableFinished)
+				gone = true;
+		});
 		const go = () => {
+			if (gone || res.destroyed || req.socket.destroyed) {
+				// Nobody to answer: the client gave up (its timeout), its spans are not delivered.
+				rec.status = status;
+				rec.accepted = false;
+				rec.error = 'client closed the connection before the answer';
+				this.stats.rejected_requests++;
+				this.record(rec);
+				return;
+			}
 			rec.status = status;
 			rec.accepted = status >= 200 && status < 300;
 			if (rec.accepted) {
@@ -449,10 +474,16 @@ function main() {
 	const collector = new Collector(opts);
 	collector.writeStats();
 	const handler = (req, res) => collector.handle(req, res);
-	const server = opts.tlsCert ?
-		https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, handler) :
-		http.createServer(handler);
+	const tls = opts.tlsCert ? { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) } : null;
+	if (tls && opts.tlsClientCa)
+		Object.assign(tls, { ca: fs.readFileSync(opts.tlsClientCa), requestCert: true, rejectUnauthorized: true });
+	const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
 	server.keepAliveTimeout = 30000;
+	server.on('tlsClientError', (e) => {
+		collector.stats.tls_client_errors++;
+		collector.writeStats();
+		process.stderr.write(`collector: TLS handshake failed: ${e.message}\n`);
+	});
 	server.on('error', (e) => {
 		process.stderr.write(`collector: ${e.message}\n`);
 		process.exit(1);
@@ -461,7 +492,7 @@ function main() {
 		const addr = server.address();
 		process.stdout.write(JSON.stringify({
 			event: 'listening', host: addr.address, port: addr.port, pid: process.pid,
-			tls: !!opts.tlsCert, out: opts.out ? path.resolve(opts.out) : null,
+			tls: !!opts.tlsCert, mtls: !!opts.tlsClientCa, out: opts.out ? path.resolve(opts.out) : null,
 			requests: opts.requests ? path.resolve(opts.requests) : null,
 		}) + '\n');
 	});

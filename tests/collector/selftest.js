@@ -111,6 +111,18 @@ function startCollector(dir, extra) {
 	});
 }
 
+// SIGTERM, then wait (at most 5 s, then SIGKILL) until the child has exited:
+// it writes its stats file on the way out.
+function stopChild(child) {
+	return new Promise((resolve) => {
+		if (child.exitCode !== null || child.signalCode !== null)
+			return resolve();
+		const t = setTimeout(() => { child.kill('SIGKILL'); }, 5000);
+		child.on('exit', () => { clearTimeout(t); resolve(); });
+		child.kill('SIGTERM');
+	});
+}
+
 async function main() {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-selftest-'));
 	const behavior = path.join(dir, 'behavior.json');
@@ -246,12 +258,7 @@ async function main() {
 			assert.strictEqual(st.decode_errors, 5);
 		});
 	} finally {
-		child.kill('SIGTERM');
-		await new Promise((resolve) => {
-			const t = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 5000);
-			child.on('exit', () => { clearTimeout(t); resolve(); });
-			if (child.exitCode !== null) { clearTimeout(t); resolve(); }
-		});
+		await stopChild(child);
 	}
 	// --discard: counts only (the benchmark's mode), no span file.
 	const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-selftest-discard-'));
@@ -285,7 +292,7 @@ async function main() {
 		console.log(`FAIL --discard collector: ${e.stack || e}`);
 	} finally {
 		if (second)
-			second.child.kill('SIGTERM');
+			await stopChild(second.child);
 		fs.rmSync(dir2, { recursive: true, force: true });
 	}
 

@@ -866,10 +866,6 @@ class SpanTestCase(unittest.TestCase):
 
 # ---------------------------------------------------------------- runner
 
-class _Result(unittest.TextTestResult):
-    pass
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agent", default=str(REPO / "build" / "spanbpf"))
@@ -916,7 +912,7 @@ def main(classes, needs_root=True, needs_agent=True, name=None):
             if OPTS.pattern and OPTS.pattern not in t.id():
                 continue
             suite.addTest(t)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=_Result)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
     t0 = time.monotonic()
     result = runner.run(suite)
     _cleanup_all()

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import unittest
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402

@@ -8,8 +8,6 @@ the duration and the trace id; the same span also reaches the collector.
 import os
 import re
 import sys
-import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402

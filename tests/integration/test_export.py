@@ -3,7 +3,6 @@
 """Export settings: exporter.compression, batch.max_spans, and the OTEL_* endpoint overrides."""
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402

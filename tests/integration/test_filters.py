@@ -9,7 +9,6 @@ spans, nothing from B.
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402

@@ -8,7 +8,6 @@ serving a small and a large static file.  Spans are matched by server.port
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402

@@ -11,7 +11,6 @@ import os
 import socket
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402
