@@ -32,7 +32,8 @@ fi
 # Debian's npm package).
 PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
-	libcmocka-dev nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps)
+	libcmocka-dev nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps
+	podman runc debootstrap)
 
 missing_packages() {
 	local p
@@ -93,6 +94,12 @@ if [[ ${SPANBPF_SKIP_INSTALL:-0} != 1 ]]; then
 	install_packages
 	say "test collector: npm package"
 	bash tests/collector/install.sh
+	say "deployment tests: js-yaml (npm)"
+	bash tests/deploy/install.sh
+	if [[ $(id -u) -eq 0 ]]; then
+		say "container test: debian:bookworm-slim base image (debootstrap, once; cached by podman)"
+		bash tests/deploy/base-image.sh
+	fi
 fi
 note_system_nginx
 

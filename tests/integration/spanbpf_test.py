@@ -918,7 +918,7 @@ def main(classes, needs_root=True, needs_agent=True, name=None):
     _cleanup_all()
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    passed = max(0, result.testsRun - failed - skipped)
     if failed or OPTS.keep:
         print("# logs, configs and collector output kept in %s" % OPTS.workdir)
     else:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install js-yaml (the independent YAML parser the deployment tests read the
+# manifests with) into tests/deploy/node_modules when it is missing.
+# Idempotent and quick when already installed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+VERSION=4.1.0
+have=$(node -p "try { require('./node_modules/js-yaml/package.json').version } catch (e) { '' }" 2>/dev/null || true)
+if [[ $have == "$VERSION" ]]; then
+	exit 0
+fi
+command -v npm >/dev/null 2>&1 || { echo "install.sh: npm not found (apt-get install npm)" >&2; exit 1; }
+echo "installing js-yaml@$VERSION into $(pwd)/node_modules" >&2
+for attempt in 1 2 3; do
+	if timeout 300 npm install --prefix . --no-package-lock --no-save --no-audit --no-fund \
+		--loglevel=error "js-yaml@$VERSION"; then
+		break
+	fi
+	if [[ $attempt == 3 ]]; then
+		echo "install.sh: npm install failed" >&2
+		exit 1
+	fi
+	sleep $((attempt * 5))
+done
+test -f node_modules/js-yaml/package.json || { echo "install.sh: js-yaml missing after npm install" >&2; exit 1; }
