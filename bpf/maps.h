@@ -139,10 +139,17 @@ struct {
 	__type(value, __u8);
 } ignored_tgids SEC(".maps");
 
+/* The agent's own connections, by their local endpoint. */
+struct endpoint_key {
+	__u8 addr[16];		/* IPv4-mapped for IPv4 */
+	__u16 port;
+	__u16 _pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SB_MAX_SELF);
-	__type(key, struct sb_tuple);
+	__type(key, struct endpoint_key);
 	__type(value, __u8);
 } self_conns SEC(".maps");
 

@@ -141,19 +141,21 @@ static __always_inline struct sock *file_sock(struct file *f)
 	return BPF_CORE_READ(sock, sk);
 }
 
-/* Is this connection the agent's own export connection, seen from the peer? */
+/*
+ * Is this connection the agent's own export connection, seen from the peer?
+ * The agent's local endpoint (address, ephemeral port) identifies it: the
+ * peer sees it as its remote end even through DNAT (a Kubernetes Service),
+ * and whatever the socket family (a dual-stack collector sees IPv4-mapped).
+ */
 static __always_inline bool is_self_peer(const struct sb_tuple *t)
 {
-	struct sb_tuple mirror = {};
+	struct endpoint_key k = {};
 
 	if (!self_tgid)
 		return false;
-	__builtin_memcpy(mirror.laddr, t->raddr, 16);
-	__builtin_memcpy(mirror.raddr, t->laddr, 16);
-	mirror.lport = t->rport;
-	mirror.rport = t->lport;
-	mirror.family = t->family;
-	return bpf_map_lookup_elem(&self_conns, &mirror) != NULL;
+	__builtin_memcpy(k.addr, t->raddr, 16);
+	k.port = t->rport;
+	return bpf_map_lookup_elem(&self_conns, &k) != NULL;
 }
 
 static __always_inline __u64 new_conn_id(void)
@@ -666,11 +668,15 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (tgid == self_tgid) {
 		/* Remember the agent's own connections so their peer never traces them. */
+		struct endpoint_key k = {};
 		struct sb_tuple t = {};
 		struct sock *sk = file_sock(f);
 
-		if (sk && (ret == 0 || ret == -EINPROGRESS) && sock_tuple(sk, &t))
-			bpf_map_update_elem(&self_conns, &t, &one, BPF_ANY);
+		if (sk && (ret == 0 || ret == -EINPROGRESS) && sock_tuple(sk, &t)) {
+			__builtin_memcpy(k.addr, t.laddr, 16);
+			k.port = t.lport;
+			bpf_map_update_elem(&self_conns, &k, &one, BPF_ANY);
+		}
 		return 0;
 	}
 	if (ret != 0 && ret != -EINPROGRESS) {
