@@ -1010,6 +1010,8 @@ struct builder *builder_new(const struct builder_opts *o)
 	po.proc_root = o->proc_root;
 	po.host_name = o->host_name;
 	po.revalidate_ms = o->proc_revalidate_ms;
+	po.cfg = o->cfg;
+	po.node_name = o->node_name;
 	b->pi = procinfo_new(&po);
 	if (!b->scope_version || !b->pi) {
 		builder_free(b);
@@ -1041,6 +1043,11 @@ void builder_note_process(struct builder *b, uint32_t tgid, const char *comm)
 void builder_proc_exit(struct builder *b, uint32_t tgid)
 {
 	procinfo_forget(b->pi, tgid);
+}
+
+void builder_reset_resources(struct builder *b)
+{
+	procinfo_reset(b->pi);
 }
 
 void builder_get_stats(const struct builder *b, struct builder_stats *st)

@@ -40,6 +40,8 @@
 #include "span.h"
 #include "txn.h"
 
+struct config;
+
 /* Instrumentation scope of every span (version: SPANBPF_VERSION). */
 #define SPANBPF_SCOPE_NAME "spanbpf"
 
@@ -55,6 +57,13 @@ struct builder_opts {
 	const char *scope_version;	/* NULL = SPANBPF_VERSION; see builder_scope_version() */
 	uint64_t mono_to_unix_ns;	/* 0 = measured once by builder_new() */
 	int proc_revalidate_ms;		/* procinfo_opts.revalidate_ms */
+	/*
+	 * procinfo_opts.cfg: services rules and resource attributes; NULL =
+	 * none.  Must outlive the builder; after changing it in place, call
+	 * builder_reset_resources().
+	 */
+	const struct config *cfg;
+	const char *node_name;		/* k8s.node.name; NULL or "" = left out */
 };
 
 /* W3C trace context of one span. */
@@ -97,12 +106,18 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 void builder_new_context(struct builder *b, const struct span_context *parent,
 			 struct span_context *out);
 
-/* A traced process exited: forget its cached resource. */
 /* http.record_query changed (SIGHUP). */
 void builder_set_record_query(struct builder *b, bool on);
 /* Look tgid up in /proc now (cached), while it is surely alive. */
 void builder_note_process(struct builder *b, uint32_t tgid, const char *comm);
+/* A traced process exited: forget its cached resource. */
 void builder_proc_exit(struct builder *b, uint32_t tgid);
+/*
+ * opts.cfg changed in place (SIGHUP): forget every cached resource, so that
+ * spans built from now on carry resources made with the new services rules
+ * and resource attributes.
+ */
+void builder_reset_resources(struct builder *b);
 
 void builder_get_stats(const struct builder *b, struct builder_stats *st);
 const char *builder_scope_version(const struct builder *b);

@@ -371,6 +371,7 @@ static void reload_config(struct agent *a)
 		log_warn("SIGHUP: exporter and batch settings take effect at the next restart");
 	a->cfg = *next;
 	free(next);
+	builder_reset_resources(a->builder);
 	log_set_level(a->cfg.log_level);
 	correlator_set_ratio(a->correlator, a->cfg.sampling_ratio);
 	builder_set_record_query(a->builder, a->cfg.record_query);
@@ -484,6 +485,8 @@ int main(int argc, char **argv)
 	bopts.host_name = host;
 	bopts.proc_root = "/proc";
 	bopts.scope_version = SPANBPF_VERSION;
+	bopts.cfg = &a.cfg;
+	bopts.node_name = getenv("K8S_NODE_NAME");
 	a.builder = builder_new(&bopts);
 	copts.sampling_ratio = a.cfg.sampling_ratio;
 	a.correlator = a.builder ? correlator_new(&copts, a.builder) : NULL;

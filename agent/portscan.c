@@ -21,6 +21,31 @@ static bool port_wanted(unsigned int port, const uint16_t *ports, size_t n)
 	return false;
 }
 
+/*
+ * One row of a /proc/net/tcp-format table: its local port and socket inode
+ * when it is a listener (state 0A) with an inode.  False for anything else,
+ * the header and garbage included.
+ */
+static bool parse_listener(const char *line, unsigned int *port, uint64_t *inode)
+{
+	char local[64], remote[64];
+	unsigned int st, uid;
+	unsigned long long ino;
+	char *colon;
+
+	/* "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode" */
+	if (sscanf(line, " %*u: %63s %63s %x %*x:%*x %*x:%*x %*x %u %*u %llu", local, remote, &st,
+		   &uid, &ino) != 5)
+		return false;
+	if (st != TCP_LISTEN || ino == 0)
+		return false;
+	colon = strrchr(local, ':');
+	if (!colon || sscanf(colon + 1, "%x", port) != 1 || *port > UINT16_MAX)
+		return false;
+	*inode = ino;
+	return true;
+}
+
 int portscan_listen_inodes(const char *path, const uint16_t *ports, size_t nports,
 			   uint64_t *inodes, size_t max)
 {
@@ -30,26 +55,11 @@ int portscan_listen_inodes(const char *path, const uint16_t *ports, size_t nport
 
 	if (!f)
 		return -1;
-	/* "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode" */
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return 0;
-	}
 	while (n < max && fgets(line, sizeof(line), f)) {
-		char local[64], remote[64];
-		unsigned int st, port, uid;
-		unsigned long long inode;
-		char *colon;
+		unsigned int port;
+		uint64_t inode;
 
-		if (sscanf(line, " %*u: %63s %63s %x %*x:%*x %*x:%*x %*x %u %*u %llu", local, remote,
-			   &st, &uid, &inode) != 5)
-			continue;
-		if (st != TCP_LISTEN || inode == 0)
-			continue;
-		colon = strrchr(local, ':');
-		if (!colon || sscanf(colon + 1, "%x", &port) != 1)
-			continue;
-		if (port_wanted(port, ports, nports))
+		if (parse_listener(line, &port, &inode) && port_wanted(port, ports, nports))
 			inodes[n++] = inode;
 	}
 	fclose(f);
@@ -135,4 +145,121 @@ int portscan_listeners(const char *proc_root, const uint16_t *ports, size_t npor
 	if (r > 0)
 		n += (size_t)r;
 	return portscan_owners(proc_root, inodes, n, tgids, max);
+}
+
+struct listener {
+	uint64_t inode;
+	uint16_t port;
+};
+
+struct listeners {
+	struct listener *v;
+	size_t n, cap;
+};
+
+/* Append the listeners of one table; false when the file cannot be opened (or ENOMEM). */
+static bool read_listeners(const char *path, struct listeners *l)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int port;
+		uint64_t inode;
+
+		if (!parse_listener(line, &port, &inode))
+			continue;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 64;
+			struct listener *v;
+
+			if (cap > PORTSCAN_MAX_LISTENERS)
+				break;
+			v = realloc(l->v, cap * sizeof(*v));
+			if (!v)
+				break;
+			l->v = v;
+			l->cap = cap;
+		}
+		l->v[l->n].inode = inode;
+		l->v[l->n].port = (uint16_t)port;
+		l->n++;
+	}
+	fclose(f);
+	return true;
+}
+
+static int listener_cmp(const void *a, const void *b)
+{
+	const struct listener *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+static void add_port(uint16_t port, uint16_t *ports, size_t max, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (ports[i] == port)
+			return;
+	if (*n < max)
+		ports[(*n)++] = port;
+}
+
+int portscan_process_ports(const char *proc_root, uint32_t tgid, const uint16_t *wanted,
+			   size_t nwanted, uint16_t *ports, size_t max, size_t *nports)
+{
+	struct listeners l = { 0 };
+	char path[PATH_MAX], target[64];
+	struct dirent *de;
+	int sockets = 0;
+	bool v4, v6;
+	DIR *d;
+
+	*nports = 0;
+	/* The tables of the process's own network namespace. */
+	snprintf(path, sizeof(path), "%s/%u/net/tcp", proc_root, tgid);
+	v4 = read_listeners(path, &l);
+	snprintf(path, sizeof(path), "%s/%u/net/tcp6", proc_root, tgid);
+	v6 = read_listeners(path, &l);
+	if (!v4 && !v6) {
+		free(l.v);
+		return -1;
+	}
+	if (!l.n) {
+		free(l.v);
+		return 0;
+	}
+	qsort(l.v, l.n, sizeof(*l.v), listener_cmp);
+	snprintf(path, sizeof(path), "%s/%u/fd", proc_root, tgid);
+	d = opendir(path);
+	if (!d) {
+		free(l.v);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		struct listener key, *hit;
+		unsigned long long ino;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%llu]", &ino) != 1)
+			continue;
+		key.inode = ino;
+		hit = bsearch(&key, l.v, l.n, sizeof(*l.v), listener_cmp);
+		if (!hit)
+			continue;
+		sockets++;
+		if (!nwanted || port_wanted(hit->port, wanted, nwanted))
+			add_port(hit->port, ports, max, nports);
+	}
+	closedir(d);
+	free(l.v);
+	return sockets;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,32 @@
 
 #include "builder.h"
 #include "log.h"
+#include "portscan.h"
+
+_Static_assert(RESOURCE_MAX_ATTRS >=
+	       PROCINFO_BUILTIN_ATTRS + CONFIG_MAX_ATTRIBUTES + PROCINFO_ENV_ATTRS_MAX,
+	       "a resource holds every attribute procinfo may give it");
+
+/* One decoded key/value (the config's, made UTF-8, or one of the process's own). */
+struct pi_kv {
+	char key[PROCINFO_ATTR_KEY_MAX];
+	char value[PROCINFO_ATTR_VALUE_MAX];
+};
+
+struct pi_kvs {
+	size_t n;
+	struct pi_kv kv[];
+};
 
 struct pi_entry {
 	uint32_t tgid;
 	uint64_t start_ticks;
 	char comm[48];
 	uint64_t checked_ns;		/* when start_ticks was last confirmed */
+	/* Not listening yet and a services port rule could name it: look again at ports_next_ns. */
+	bool ports_pending;
+	uint64_t ports_next_ns;
+	uint64_t ports_wait_ns;		/* the wait before ports_next_ns, doubled each look */
 	struct resource *res;		/* the cache's reference */
 	struct pi_entry *hnext;		/* hash chain */
 	struct pi_entry *prev, *next;	/* LRU list (head = most recent) or free list (next) */
@@ -26,6 +47,8 @@ struct pi_entry {
 struct procinfo {
 	char *proc_root;
 	char host_name[PROCINFO_NAME_MAX];
+	char node_name[PROCINFO_NAME_MAX];
+	const struct config *cfg;	/* may be NULL */
 	uint64_t revalidate_ns;		/* 0 = re-read stat on every lookup */
 	uint32_t max_entries;
 	uint32_t nbuckets;		/* a power of two */
@@ -34,6 +57,10 @@ struct procinfo {
 	struct pi_entry *free_list;
 	struct pi_entry *lru_head, *lru_tail;
 	char *envbuf;			/* PROCINFO_ENVIRON_MAX bytes, reused */
+	/* Scratch for making a resource (too large for a stack). */
+	struct proc_facts *facts;
+	struct pi_kvs *cfg_attrs;	/* CONFIG_MAX_ATTRIBUTES entries */
+	struct pi_kvs *env_attrs;	/* PROCINFO_ENV_ATTRS_MAX entries */
 	struct procinfo_stats stats;
 };
 
@@ -159,10 +186,14 @@ static void trim_blanks(const char **s, const char **e)
 		(*e)--;
 }
 
-/* Percent-decode [s, e) into out as UTF-8 (a "%" not followed by two hex digits stays). */
+/*
+ * Percent-decode [s, e) into out as UTF-8, cut (at a character boundary) to
+ * fit outlen; a "%" not followed by two hex digits stays, a decoded NUL ends
+ * the text.  out is "" when the text is empty.
+ */
 static void percent_decode(const char *s, const char *e, char *out, size_t outlen)
 {
-	char dec[PROCINFO_NAME_MAX];
+	char dec[PROCINFO_ATTR_VALUE_MAX];
 	size_t m = 0;
 
 	for (; s < e && m < sizeof(dec); s++) {
@@ -176,21 +207,23 @@ static void percent_decode(const char *s, const char *e, char *out, size_t outle
 			dec[m++] = *s;
 		}
 	}
-	/* A decoded NUL ends the value. */
 	m = strnlen(dec, m);
-	if (m)
-		utf8_sanitize(out, outlen, dec, m);
+	utf8_sanitize(out, outlen, dec, m);
 }
 
+typedef void res_attr_fn(void *ctx, const char *key, const char *value);
+
 /*
- * service.name in an OTEL_RESOURCE_ATTRIBUTES value ("k=v,k=v", values
- * percent-encoded, blanks around keys and values ignored; the last one
- * wins) into out as UTF-8; out is left alone when there is none.
+ * Call fn for each "key=value" member of an OTEL_RESOURCE_ATTRIBUTES value
+ * (s, n bytes), in order: key and value blank-trimmed, percent-decoded and
+ * made UTF-8 (the value cut to PROCINFO_ATTR_VALUE_MAX - 1 bytes, the key to
+ * PROCINFO_ATTR_VALUE_MAX - 1: callers refuse long keys).  Members without
+ * '=', with an empty key or an empty value are skipped.
  */
-static void parse_resource_attrs(const char *s, size_t n, char *out, size_t outlen)
+static void foreach_resource_attr(const char *s, size_t n, res_attr_fn *fn, void *ctx)
 {
-	static const char key[] = "service.name";
 	const char *end = s + n;
+	char key[PROCINFO_ATTR_VALUE_MAX], value[PROCINFO_ATTR_VALUE_MAX];
 
 	while (s < end) {
 		const char *comma = memchr(s, ',', (size_t)(end - s));
@@ -202,12 +235,65 @@ static void parse_resource_attrs(const char *s, size_t n, char *out, size_t outl
 
 			trim_blanks(&k, &ke);
 			trim_blanks(&v, &ve);
-			if ((size_t)(ke - k) == sizeof(key) - 1 &&
-			    memcmp(k, key, sizeof(key) - 1) == 0 && ve > v)
-				percent_decode(v, ve, out, outlen);
+			percent_decode(k, ke, key, sizeof(key));
+			percent_decode(v, ve, value, sizeof(value));
+			if (key[0] && value[0])
+				fn(ctx, key, value);
 		}
 		s = comma ? comma + 1 : end;
 	}
+}
+
+/* service.name of OTEL_RESOURCE_ATTRIBUTES: the last one wins. */
+static void take_service_name(void *ctx, const char *key, const char *value)
+{
+	struct proc_facts *f = ctx;
+
+	if (strcmp(key, "service.name") == 0)
+		utf8_sanitize(f->env_res_service_name, sizeof(f->env_res_service_name), value,
+			      strlen(value));
+}
+
+static bool reserved_key(const char *key)
+{
+	return strcmp(key, "service.name") == 0 || strcmp(key, "process.pid") == 0;
+}
+
+/*
+ * Any other member into the list (PROCINFO_ENV_ATTRS_MAX entries at most):
+ * a key seen before keeps its place and takes the later value.
+ */
+static void take_env_attr(void *ctx, const char *key, const char *value)
+{
+	struct pi_kvs *l = ctx;
+	size_t klen = strlen(key), i;
+
+	if (reserved_key(key) || klen >= PROCINFO_ATTR_KEY_MAX)
+		return;
+	for (i = 0; i < l->n && strcmp(l->kv[i].key, key) != 0; i++)
+		;
+	if (i == l->n) {
+		if (l->n == PROCINFO_ENV_ATTRS_MAX)
+			return;
+		memcpy(l->kv[i].key, key, klen + 1);
+		l->n++;
+	}
+	snprintf(l->kv[i].value, sizeof(l->kv[i].value), "%s", value);
+}
+
+/*
+ * Keep an OTEL_RESOURCE_ATTRIBUTES value (not decoded) in out; one longer
+ * than out is cut after its last whole member that fits.
+ */
+static void keep_res_attrs(const char *s, size_t n, char *out, size_t outlen)
+{
+	if (n >= outlen) {
+		const char *comma = memrchr(s, ',', outlen - 1);
+
+		n = comma ? (size_t)(comma - s) : 0;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 /*
@@ -235,9 +321,10 @@ static void parse_environ(const char *buf, size_t n, struct proc_facts *f)
 				      p + sizeof(svc) - 1, len - (sizeof(svc) - 1));
 		} else if (!seen_ra && starts_with(p, len, ra, sizeof(ra) - 1)) {
 			seen_ra = true;
-			parse_resource_attrs(p + sizeof(ra) - 1, len - (sizeof(ra) - 1),
-					     f->env_res_service_name,
-					     sizeof(f->env_res_service_name));
+			foreach_resource_attr(p + sizeof(ra) - 1, len - (sizeof(ra) - 1),
+					      take_service_name, f);
+			keep_res_attrs(p + sizeof(ra) - 1, len - (sizeof(ra) - 1),
+				       f->env_res_attrs, sizeof(f->env_res_attrs));
 		}
 		p = z + 1;
 	}
@@ -291,6 +378,7 @@ static void read_facts_rest(const char *root, uint32_t tgid, char *envbuf, size_
 	if (!f->exe_name[0])
 		snprintf(f->exe_name, sizeof(f->exe_name), "%s", f->comm);
 	read_environ(root, tgid, envbuf, envlen, f);
+	cgroup_read(root, tgid, &f->cgroup);
 }
 
 static void facts_init(struct proc_facts *f, uint32_t tgid)
@@ -303,6 +391,11 @@ static void facts_init(struct proc_facts *f, uint32_t tgid)
 	f->exe_path[0] = '\0';
 	f->env_service_name[0] = '\0';
 	f->env_res_service_name[0] = '\0';
+	f->env_res_attrs[0] = '\0';
+	f->cgroup.container_id[0] = '\0';
+	f->cgroup.pod_uid[0] = '\0';
+	f->listening = -1;
+	f->nlisten_ports = 0;
 }
 
 int procinfo_read_facts(const char *proc_root, uint32_t tgid, struct proc_facts *f)
@@ -324,40 +417,214 @@ int procinfo_read_facts(const char *proc_root, uint32_t tgid, struct proc_facts 
 	return 0;
 }
 
-void procinfo_service_name(const struct proc_facts *f, char *buf, size_t len)
+void procinfo_service_name(const struct proc_facts *f, const struct config *cfg, char *buf,
+			   size_t len)
 {
-	const char *name = PROCINFO_UNKNOWN_SERVICE;
+	const char *name = NULL;
 
 	if (!len)
 		return;
-	/* Issue 5: configured rules (by executable, port, container...) go first. */
-	if (f->env_service_name[0])
+	if (cfg)
+		name = config_service_name(cfg, f->exe_name, f->listen_ports, f->nlisten_ports);
+	if (!name && f->env_service_name[0])
 		name = f->env_service_name;
-	else if (f->env_res_service_name[0])
+	if (!name && f->env_res_service_name[0])
 		name = f->env_res_service_name;
-	else if (f->exe_name[0])
+	if (!name && f->exe_name[0])
 		name = f->exe_name;
+	if (!name)
+		name = PROCINFO_UNKNOWN_SERVICE;
 	utf8_sanitize(buf, len, name, strlen(name));
 }
 
-static struct resource *resource_from_facts(const struct procinfo *pi, const struct proc_facts *f)
-{
-	char name[PROCINFO_NAME_MAX];
-	struct resource *res = resource_new(f->tgid);
+/* ---- services rules with a port ------------------------------------------ */
 
-	if (!res)
-		return NULL;
-	res->start_ticks = f->start_ticks;
-	procinfo_service_name(f, name, sizeof(name));
-	/* Most important first: what does not fit the resource's arena is left out. */
-	resource_add_str(res, "service.name", name);
-	resource_add_int(res, "process.pid", f->tgid);
-	if (f->exe_name[0])
-		resource_add_str(res, "process.executable.name", f->exe_name);
-	if (pi->host_name[0])
-		resource_add_str(res, "host.name", pi->host_name);
-	if (f->exe_path[0])
-		resource_add_str(res, "process.executable.path", f->exe_path);
+/* Does the rule's executable glob match (an empty glob matches any name)? */
+static bool rule_exe_matches(const struct config_service *svc, const char *exe_name)
+{
+	return !svc->executable[0] || fnmatch(svc->executable, exe_name, 0) == 0;
+}
+
+/*
+ * The distinct ports of the rules that could match a process with this
+ * executable name, into ports (CONFIG_MAX_SERVICES entries); their count.
+ */
+static size_t rule_ports(const struct config *cfg, const char *exe_name, uint16_t *ports)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; cfg && i < cfg->nservices && i < CONFIG_MAX_SERVICES; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		size_t j;
+
+		if (!svc->port || !rule_exe_matches(svc, exe_name))
+			continue;
+		for (j = 0; j < n && ports[j] != svc->port; j++)
+			;
+		if (j == n)
+			ports[n++] = svc->port;
+	}
+	return n;
+}
+
+/* Fill f's listening ports when a services rule with a port could match it. */
+static void read_ports(const struct procinfo *pi, struct proc_facts *f)
+{
+	uint16_t wanted[CONFIG_MAX_SERVICES];
+	size_t nwanted = rule_ports(pi->cfg, f->exe_name, wanted);
+
+	f->listening = -1;
+	f->nlisten_ports = 0;
+	if (!f->alive || !nwanted)
+		return;
+	f->listening = portscan_process_ports(pi->proc_root, f->tgid, wanted, nwanted,
+					      f->listen_ports, CONFIG_MAX_SERVICES,
+					      &f->nlisten_ports);
+}
+
+/*
+ * Could the process be named by a port rule once it listens?  True when it
+ * listens on nothing yet and a rule with a port that its executable matches
+ * comes before the rule that named it (any, when none did).
+ */
+static bool ports_pending(const struct config *cfg, const struct proc_facts *f)
+{
+	const char *named;
+
+	if (!cfg || f->listening != 0)
+		return false;
+	named = config_service_name(cfg, f->exe_name, NULL, 0);
+	for (size_t i = 0; i < cfg->nservices && i < CONFIG_MAX_SERVICES; i++) {
+		const struct config_service *svc = &cfg->services[i];
+
+		if (svc->name == named)
+			return false;
+		if (svc->port && rule_exe_matches(svc, f->exe_name))
+			return true;
+	}
+	return false;
+}
+
+/* ---- building a resource --------------------------------------------------- */
+
+/* One attribute to be: a string (s) or an integer (s NULL). */
+struct res_item {
+	const char *key;
+	const char *s;
+	int64_t i;
+};
+
+struct res_items {
+	size_t n;
+	size_t arena;		/* bytes the strings need, NULs included */
+	struct res_item v[RESOURCE_MAX_ATTRS];
+};
+
+static bool items_have(const struct res_items *it, const char *key)
+{
+	for (size_t i = 0; i < it->n; i++)
+		if (strcmp(it->v[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+static void items_add(struct res_items *it, const char *key, const char *s, int64_t i)
+{
+	if (it->n == RESOURCE_MAX_ATTRS || items_have(it, key))
+		return;
+	it->v[it->n].key = key;
+	it->v[it->n].s = s;
+	it->v[it->n].i = i;
+	it->arena += strlen(key) + 1 + (s ? strlen(s) + 1 : 0);
+	it->n++;
+}
+
+static const struct pi_kv *kvs_find(const struct pi_kvs *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->kv[i].key, key) == 0)
+			return &l->kv[i];
+	return NULL;
+}
+
+/* cfg's resource attributes into l, made UTF-8 (the config does not promise it). */
+static void load_cfg_attrs(const struct config *cfg, struct pi_kvs *l)
+{
+	l->n = 0;
+	for (size_t i = 0; cfg && i < cfg->nresource_attributes && i < CONFIG_MAX_ATTRIBUTES; i++) {
+		const struct config_kv *kv = &cfg->resource_attributes[i];
+		struct pi_kv *o = &l->kv[l->n];
+
+		utf8_sanitize(o->key, sizeof(o->key), kv->name,
+			      strnlen(kv->name, sizeof(kv->name)));
+		utf8_sanitize(o->value, sizeof(o->value), kv->value,
+			      strnlen(kv->value, sizeof(kv->value)));
+		if (o->key[0] && !reserved_key(o->key))
+			l->n++;
+	}
+}
+
+/*
+ * A detected attribute (value "" when not detected), unless the config or
+ * the process's OTEL_RESOURCE_ATTRIBUTES give the key: their value then
+ * (an empty configured value leaves the attribute out).
+ */
+static void add_detected(struct procinfo *pi, struct res_items *it, const char *key,
+			 const char *value)
+{
+	const struct pi_kv *kv = kvs_find(pi->cfg_attrs, key);
+
+	if (!kv)
+		kv = kvs_find(pi->env_attrs, key);
+	if (kv)
+		value = kv->value;
+	if (value[0])
+		items_add(it, key, value, 0);
+}
+
+static struct resource *resource_from_facts(struct procinfo *pi, const struct proc_facts *f)
+{
+	const struct pi_kvs *cl = pi->cfg_attrs, *el = pi->env_attrs;
+	char name[PROCINFO_NAME_MAX];
+	struct res_items items, *it = &items;
+	struct resource *res;
+
+	it->n = 0;
+	it->arena = 0;
+	load_cfg_attrs(pi->cfg, pi->cfg_attrs);
+	pi->env_attrs->n = 0;
+	foreach_resource_attr(f->env_res_attrs, strlen(f->env_res_attrs), take_env_attr,
+			      pi->env_attrs);
+	procinfo_service_name(f, pi->cfg, name, sizeof(name));
+
+	items_add(it, "service.name", name, 0);
+	items_add(it, "process.pid", NULL, f->tgid);
+	add_detected(pi, it, "process.executable.name", f->exe_name);
+	add_detected(pi, it, "host.name", pi->host_name);
+	add_detected(pi, it, "process.executable.path", f->exe_path);
+	add_detected(pi, it, "container.id", f->cgroup.container_id);
+	add_detected(pi, it, "k8s.pod.uid", f->cgroup.pod_uid);
+	add_detected(pi, it, "k8s.node.name", pi->node_name);
+	for (size_t i = 0; i < cl->n; i++)
+		if (cl->kv[i].value[0])
+			items_add(it, cl->kv[i].key, cl->kv[i].value, 0);
+	/* The process's own, except keys the config sets (also to ""). */
+	for (size_t i = 0; i < el->n; i++)
+		if (!kvs_find(cl, el->kv[i].key))
+			items_add(it, el->kv[i].key, el->kv[i].value, 0);
+
+	res = resource_new_sized(f->tgid, it->arena);
+	if (res) {
+		res->start_ticks = f->start_ticks;
+		for (size_t i = 0; i < it->n; i++) {
+			const struct res_item *x = &it->v[i];
+
+			if (x->s)
+				resource_add_str(res, x->key, x->s);
+			else
+				resource_add_int(res, x->key, x->i);
+		}
+	}
 	return res;
 }
 
@@ -436,12 +703,21 @@ static void cache_insert(struct procinfo *pi, const struct proc_facts *f, struct
 	e->start_ticks = f->start_ticks;
 	memcpy(e->comm, f->comm, sizeof(e->comm));
 	e->checked_ns = now;
+	e->ports_pending = ports_pending(pi->cfg, f);
+	e->ports_wait_ns = pi->revalidate_ns;
+	e->ports_next_ns = now + e->ports_wait_ns;
 	e->res = resource_ref(res);
 	b = bucket_of(pi, f->tgid);
 	e->hnext = pi->buckets[b];
 	pi->buckets[b] = e;
 	lru_push_front(pi, e);
 	pi->stats.entries++;
+}
+
+/* A NUL-terminated UTF-8 copy of s (NULL: "") in buf. */
+static void copy_name(char *buf, size_t len, const char *s)
+{
+	utf8_sanitize(buf, len, s ? s : "", s ? strlen(s) : 0);
 }
 
 struct procinfo *procinfo_new(const struct procinfo_opts *opts)
@@ -464,7 +740,13 @@ struct procinfo *procinfo_new(const struct procinfo_opts *opts)
 	pi->buckets = calloc(pi->nbuckets, sizeof(*pi->buckets));
 	pi->entries = calloc(pi->max_entries, sizeof(*pi->entries));
 	pi->envbuf = malloc(PROCINFO_ENVIRON_MAX);
-	if (!pi->proc_root || !pi->buckets || !pi->entries || !pi->envbuf) {
+	pi->facts = malloc(sizeof(*pi->facts));
+	pi->cfg_attrs = calloc(1, sizeof(*pi->cfg_attrs) +
+				  CONFIG_MAX_ATTRIBUTES * sizeof(pi->cfg_attrs->kv[0]));
+	pi->env_attrs = calloc(1, sizeof(*pi->env_attrs) +
+				  PROCINFO_ENV_ATTRS_MAX * sizeof(pi->env_attrs->kv[0]));
+	if (!pi->proc_root || !pi->buckets || !pi->entries || !pi->envbuf || !pi->facts ||
+	    !pi->cfg_attrs || !pi->env_attrs) {
 		procinfo_free(pi);
 		return NULL;
 	}
@@ -477,16 +759,17 @@ struct procinfo *procinfo_new(const struct procinfo_opts *opts)
 	else
 		pi->revalidate_ns = (uint64_t)(opts->revalidate_ms ? opts->revalidate_ms :
 						PROCINFO_DEFAULT_REVALIDATE_MS) * 1000000ull;
+	pi->cfg = opts->cfg;
+	copy_name(pi->node_name, sizeof(pi->node_name), opts->node_name);
 	if (opts->host_name && opts->host_name[0]) {
-		utf8_sanitize(pi->host_name, sizeof(pi->host_name), opts->host_name,
-			      strlen(opts->host_name));
+		copy_name(pi->host_name, sizeof(pi->host_name), opts->host_name);
 	} else {
 		char h[PROCINFO_NAME_MAX] = "";
 
 		if (gethostname(h, sizeof(h) - 1) < 0)
 			log_warn("procinfo: gethostname: %s", strerror(errno));
 		h[sizeof(h) - 1] = '\0';
-		utf8_sanitize(pi->host_name, sizeof(pi->host_name), h, strlen(h));
+		copy_name(pi->host_name, sizeof(pi->host_name), h);
 	}
 	return pi;
 }
@@ -501,8 +784,62 @@ void procinfo_free(struct procinfo *pi)
 	free(pi->entries);
 	free(pi->buckets);
 	free(pi->envbuf);
+	free(pi->facts);
+	free(pi->cfg_attrs);
+	free(pi->env_attrs);
 	free(pi->proc_root);
 	free(pi);
+}
+
+void procinfo_reset(struct procinfo *pi)
+{
+	while (pi->lru_head)
+		cache_remove(pi, pi->lru_head);
+}
+
+/*
+ * A pending entry's process: listening now (on any port)?  When not, the
+ * next look is twice as far away (at most PROCINFO_PORT_RECHECK_MAX_MS).
+ */
+static bool started_listening(struct procinfo *pi, struct pi_entry *e, uint64_t now)
+{
+	const uint64_t max_wait = PROCINFO_PORT_RECHECK_MAX_MS * 1000000ull;
+	size_t nports;
+
+	if (portscan_process_ports(pi->proc_root, e->tgid, NULL, 0, NULL, 0, &nports) > 0)
+		return true;
+	e->ports_wait_ns = e->ports_wait_ns * 2 < max_wait ? e->ports_wait_ns * 2 : max_wait;
+	e->ports_next_ns = now + e->ports_wait_ns;
+	return false;
+}
+
+/*
+ * Does cached entry e still hold the resource of process tgid?  Not when
+ * the pid now belongs to another process or an exec() (stat re-read once
+ * per revalidation interval), nor when a pending process started listening.
+ * A process that is gone keeps its entry: its last spans are still coming.
+ */
+static bool entry_current(struct procinfo *pi, struct pi_entry *e, uint64_t now)
+{
+	char comm[sizeof(e->comm)];
+	uint64_t start = 0;
+
+	if (e->checked_ns > now || now - e->checked_ns >= pi->revalidate_ns) {
+		if (read_stat(pi->proc_root, e->tgid, comm, sizeof(comm), &start) == 0) {
+			if (start != e->start_ticks || strcmp(comm, e->comm) != 0) {
+				pi->stats.replaced++;
+				return false;
+			}
+		} else {
+			e->ports_pending = false;
+		}
+		e->checked_ns = now;
+	}
+	if (e->ports_pending && now >= e->ports_next_ns && started_listening(pi, e, now)) {
+		pi->stats.started_listening++;
+		return false;
+	}
+	return true;
 }
 
 struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid)
@@ -513,47 +850,38 @@ struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid)
 struct resource *procinfo_resource_hint(struct procinfo *pi, uint32_t tgid, const char *comm)
 {
 	struct pi_entry *e = cache_find(pi, tgid);
-	struct proc_facts f;
+	struct proc_facts *f = pi->facts;
 	struct resource *res;
 	uint64_t now = now_ns();
-	int alive;
 
-	facts_init(&f, tgid);
-	if (e && e->checked_ns <= now && now - e->checked_ns < pi->revalidate_ns)
-		goto hit;
-	alive = read_stat(pi->proc_root, tgid, f.comm, sizeof(f.comm), &f.start_ticks) == 0;
-	if (e) {
-		/* Gone: keep what we knew, its last spans are still coming. */
-		if (!alive || (f.start_ticks == e->start_ticks && strcmp(f.comm, e->comm) == 0)) {
-			e->checked_ns = now;
-			goto hit;
+	if (e && entry_current(pi, e, now)) {
+		pi->stats.hits++;
+		if (pi->lru_head != e) {
+			lru_unlink(pi, e);
+			lru_push_front(pi, e);
 		}
-		cache_remove(pi, e);
-		pi->stats.replaced++;
+		return resource_ref(e->res);
 	}
-	if (alive) {
-		f.alive = true;
-		read_facts_rest(pi->proc_root, tgid, pi->envbuf, PROCINFO_ENVIRON_MAX, &f);
+	if (e)
+		cache_remove(pi, e);
+	facts_init(f, tgid);
+	if (read_stat(pi->proc_root, tgid, f->comm, sizeof(f->comm), &f->start_ticks) == 0) {
+		f->alive = true;
+		read_facts_rest(pi->proc_root, tgid, pi->envbuf, PROCINFO_ENVIRON_MAX, f);
+		read_ports(pi, f);
 	} else {
-		f.comm[0] = '\0';
-		f.start_ticks = 0;
+		f->comm[0] = '\0';
+		f->start_ticks = 0;
 		/* Gone before we looked (short-lived clients): the kernel's name for it. */
 		if (comm && comm[0])
-			utf8_sanitize(f.exe_name, sizeof(f.exe_name), comm, strnlen(comm, 15));
+			utf8_sanitize(f->exe_name, sizeof(f->exe_name), comm, strnlen(comm, 15));
 	}
-	res = resource_from_facts(pi, &f);
+	res = resource_from_facts(pi, f);
 	if (!res)
 		return NULL;
-	cache_insert(pi, &f, res, now);
+	cache_insert(pi, f, res, now);
 	pi->stats.misses++;
 	return res;
-hit:
-	pi->stats.hits++;
-	if (pi->lru_head != e) {
-		lru_unlink(pi, e);
-		lru_push_front(pi, e);
-	}
-	return resource_ref(e->res);
 }
 
 void procinfo_forget(struct procinfo *pi, uint32_t tgid)

@@ -9,9 +9,31 @@
  * thread (the span builder's) owns a procinfo; the resources it hands out
  * are reference counted and may travel to other threads.
  *
- * Resource attributes: service.name, process.pid, process.executable.name,
- * process.executable.path (when readable), host.name.  The command line is
- * left out on purpose: it often carries secrets.
+ * Resource attributes, in this order:
+ *   service.name             see procinfo_service_name()
+ *   process.pid
+ *   process.executable.name  basename of /proc/PID/exe (else comm)
+ *   host.name                opts.host_name, else gethostname()
+ *   process.executable.path  when readable
+ *   container.id             from /proc/PID/cgroup (cgroup.h); host processes have none
+ *   k8s.pod.uid              from the same cgroup path
+ *   k8s.node.name            opts.node_name, when set
+ *   then cfg->resource_attributes (resource.attributes with the agent's
+ *   OTEL_RESOURCE_ATTRIBUTES merged in), then the process's own
+ *   OTEL_RESOURCE_ATTRIBUTES entries (an OTel SDK in the process would apply
+ *   them; at most PROCINFO_ENV_ATTRS_MAX, values cut at
+ *   PROCINFO_ATTR_VALUE_MAX - 1 bytes, keys longer than
+ *   PROCINFO_ATTR_KEY_MAX - 1 bytes and empty values left out).
+ *
+ * When two sources give the same key, the first of these wins:
+ *   1. service.name and process.pid are the agent's: nothing overrides them;
+ *   2. the config (an empty configured value leaves the attribute out, also
+ *      a detected one: `host.name: ""` removes host.name);
+ *   3. the process's own OTEL_RESOURCE_ATTRIBUTES;
+ *   4. what the agent detects (executable, host, cgroup, node).
+ * A replaced built-in keeps its place in the order above.
+ *
+ * The command line is left out on purpose: it often carries secrets.
  */
 #ifndef SPANBPF_PROCINFO_H
 #define SPANBPF_PROCINFO_H
@@ -20,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
+#include "config.h"
 #include "span.h"
 
 #define PROCINFO_DEFAULT_ROOT "/proc"
@@ -31,6 +55,16 @@
 #define PROCINFO_NAME_MAX 256
 #define PROCINFO_PATH_MAX 4096
 #define PROCINFO_UNKNOWN_SERVICE "unknown_service"
+/* Bytes of the process's OTEL_RESOURCE_ATTRIBUTES kept (cut after a whole member). */
+#define PROCINFO_RES_ATTRS_MAX 8192
+/* Entries taken from the process's OTEL_RESOURCE_ATTRIBUTES (other than service.name). */
+#define PROCINFO_ENV_ATTRS_MAX 32
+#define PROCINFO_ATTR_KEY_MAX CONFIG_KV_NAME_MAX	/* a key, with its NUL */
+#define PROCINFO_ATTR_VALUE_MAX CONFIG_KV_VALUE_MAX	/* a value, with its NUL */
+/* service.name ... k8s.node.name above. */
+#define PROCINFO_BUILTIN_ATTRS 8
+/* Longest wait between two looks at the ports of a process not listening yet. */
+#define PROCINFO_PORT_RECHECK_MAX_MS 60000
 
 struct procinfo_opts {
 	const char *proc_root;	/* NULL = PROCINFO_DEFAULT_ROOT (a host /proc mounted elsewhere) */
@@ -43,6 +77,14 @@ struct procinfo_opts {
 	 * backstop when one is lost.
 	 */
 	int revalidate_ms;
+	/*
+	 * services rules and resource attributes, read whenever a resource is
+	 * made; NULL = none.  Not copied: it must outlive the procinfo.  To
+	 * change it, update the struct in place (from the procinfo's thread,
+	 * between calls) and call procinfo_reset().
+	 */
+	const struct config *cfg;
+	const char *node_name;	/* k8s.node.name; NULL or "" = left out */
 };
 
 /* What /proc says about one process; input of the service-name rules. */
@@ -56,6 +98,17 @@ struct proc_facts {
 	char env_service_name[PROCINFO_NAME_MAX];	/* OTEL_SERVICE_NAME, or "" */
 	/* service.name in OTEL_RESOURCE_ATTRIBUTES, or "" */
 	char env_res_service_name[PROCINFO_NAME_MAX];
+	/* OTEL_RESOURCE_ATTRIBUTES as the process has it (not decoded), or "" */
+	char env_res_attrs[PROCINFO_RES_ATTRS_MAX];
+	struct cgroup_ids cgroup;		/* container.id and k8s.pod.uid, or "" */
+	/*
+	 * Listening TCP sockets of the process (its fds), in its network
+	 * namespace; -1 when not looked up.  Looked up only for the services
+	 * rules that name a port, and only the ports of those rules are kept.
+	 */
+	int listening;
+	uint16_t listen_ports[CONFIG_MAX_SERVICES];
+	size_t nlisten_ports;
 };
 
 struct procinfo_stats {
@@ -63,6 +116,8 @@ struct procinfo_stats {
 	uint64_t misses;	/* lookups that read /proc and made a resource */
 	uint64_t replaced;	/* cached entries dropped: pid reused or exec() seen */
 	uint64_t evicted;	/* cached entries dropped to make room */
+	/* cached entries dropped because the process started listening (services ports) */
+	uint64_t started_listening;
 	uint32_t entries;	/* entries now cached */
 };
 
@@ -88,17 +143,29 @@ struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid);
 struct resource *procinfo_resource_hint(struct procinfo *pi, uint32_t tgid, const char *comm);
 /* Drop the cached entry of an exited process (after its last spans). */
 void procinfo_forget(struct procinfo *pi, uint32_t tgid);
+/*
+ * Drop every cached entry (after opts.cfg changed): the next lookups make
+ * new resources.  Resources already handed out stay valid.
+ */
+void procinfo_reset(struct procinfo *pi);
 void procinfo_get_stats(const struct procinfo *pi, struct procinfo_stats *st);
 
 /*
- * Read the facts of process tgid under proc_root.  Returns 0, or -1 when the
- * process is gone (f->alive false; tgid and empty strings are still set).
+ * Read the facts of process tgid under proc_root (listening ports excepted:
+ * f->listening is -1).  Returns 0, or -1 when the process is gone (f->alive
+ * false; tgid and empty strings are still set).
  */
 int procinfo_read_facts(const char *proc_root, uint32_t tgid, struct proc_facts *f);
 
 /*
  * Choose service.name for a process, first match wins:
- *   1. (issue 5: configured rules will go here)
+ *   1. the first services rule of cfg (NULL: none) that matches: its
+ *      executable glob matches f->exe_name and the process listens on its
+ *      port (f->listen_ports).  A process not listening yet when its
+ *      resource is made is looked at again (after opts.revalidate_ms, then
+ *      twice as long each time up to PROCINFO_PORT_RECHECK_MAX_MS) as long
+ *      as a port rule could still name it; once it listens, its resource is
+ *      made again;
  *   2. OTEL_SERVICE_NAME from the process's environment, when non-empty;
  *   3. service.name from its OTEL_RESOURCE_ATTRIBUTES, when non-empty;
  *   4. its executable name (interpreters give "python3.11", "node": expected);
@@ -106,6 +173,7 @@ int procinfo_read_facts(const char *proc_root, uint32_t tgid, struct proc_facts 
  * The environment is the one the process started with (/proc/PID/environ
  * does not see setenv()).  Writes a NUL-terminated UTF-8 name into buf.
  */
-void procinfo_service_name(const struct proc_facts *f, char *buf, size_t len);
+void procinfo_service_name(const struct proc_facts *f, const struct config *cfg, char *buf,
+			   size_t len);
 
 #endif /* SPANBPF_PROCINFO_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "span.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,17 +115,25 @@ const struct attr *span_find_attr(const struct span *span, const char *key)
 	return attrs_find(span->attrs, span->nattrs, key);
 }
 
-struct resource *resource_new(uint32_t tgid)
+struct resource *resource_new_sized(uint32_t tgid, size_t arena_len)
 {
-	struct resource *res = calloc(1, sizeof(*res));
+	struct resource *res;
 
+	if (arena_len > SIZE_MAX - sizeof(*res))
+		return NULL;
+	res = calloc(1, sizeof(*res) + arena_len);
 	if (!res)
 		return NULL;
 	atomic_init(&res->refs, 1);
 	res->tgid = tgid;
-	res->arena.len = sizeof(res->arena_buf);
+	res->arena.len = arena_len;
 	res->arena.buf = res->arena_buf;
 	return res;
+}
+
+struct resource *resource_new(uint32_t tgid)
+{
+	return resource_new_sized(tgid, RESOURCE_ARENA_DEFAULT);
 }
 
 /* Keys are copied too: resource keys may come from configuration. */

@@ -17,7 +17,14 @@
 #include <stdint.h>
 
 #define SPAN_MAX_ATTRS 32
-#define RESOURCE_MAX_ATTRS 24
+/*
+ * A process's resource: 8 built-in attributes (procinfo.h), up to 32 from
+ * the config (CONFIG_MAX_ATTRIBUTES) and up to 32 from the process's own
+ * OTEL_RESOURCE_ATTRIBUTES (PROCINFO_ENV_ATTRS_MAX).
+ */
+#define RESOURCE_MAX_ATTRS 72
+/* Arena of resource_new(); procinfo sizes each resource's arena to what it holds. */
+#define RESOURCE_ARENA_DEFAULT 2048
 
 /* Values as in OTLP's Span.SpanKind and Status.StatusCode. */
 enum span_kind {
@@ -66,7 +73,7 @@ struct resource {
 	size_t nattrs;
 	struct attr attrs[RESOURCE_MAX_ATTRS];
 	struct arena arena;
-	char arena_buf[2048];
+	char arena_buf[];	/* arena.len bytes: keys and string values */
 };
 
 struct span {
@@ -111,6 +118,11 @@ const struct attr *span_find_attr(const struct span *span, const char *key);
 
 /* A new resource for tgid with one reference; NULL on ENOMEM. */
 struct resource *resource_new(uint32_t tgid);
+/*
+ * The same with room for arena_len bytes of keys and string values (each
+ * takes its length plus a NUL).
+ */
+struct resource *resource_new_sized(uint32_t tgid, size_t arena_len);
 int resource_add_str(struct resource *res, const char *key, const char *val);
 int resource_add_int(struct resource *res, const char *key, int64_t val);
 const struct attr *resource_find_attr(const struct resource *res, const char *key);

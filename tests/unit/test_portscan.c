@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for portscan: listeners from /proc/net/tcp and their owners. */
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +77,105 @@ static void test_real_listener(void **state)
 	close(fd);
 }
 
+static void fake_fd(const char *pid_dir, int fd, const char *target)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/fd/%d", pid_dir, fd);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+/*
+ * A process in its own network namespace: listeners on 8080 (v4, inode 111)
+ * and 9090 (v6, inode 555) that it holds, 9090 twice (dup), a listener on
+ * 22 (inode 444) it does not hold, an established socket (333), a file.
+ */
+static const char tcp6_table[] =
+	"  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	"   0: 00000000000000000000000000000000:2382 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 555 1 0000000000000000 100 0 0 10 0\n"
+	"   1: 00000000000000000000000000000000:FFFFF 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 666 1 0000000000000000 100 0 0 10 0\n";
+
+static void test_process_ports(void **state)
+{
+	char pid_dir[128], path[256];
+	uint16_t ports[8], want80[] = { 8080 }, none[] = { 1234 };
+	size_t n;
+
+	snprintf(pid_dir, sizeof(pid_dir), "%s/77", tmpdir);
+	mkdir(pid_dir, 0755);
+	snprintf(path, sizeof(path), "%s/net", pid_dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/fd", pid_dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/net/tcp", pid_dir);
+	write_file(path, tcp_table);
+	snprintf(path, sizeof(path), "%s/net/tcp6", pid_dir);
+	write_file(path, tcp6_table);
+	fake_fd(pid_dir, 0, "/dev/null");
+	fake_fd(pid_dir, 3, "socket:[111]");
+	fake_fd(pid_dir, 4, "socket:[333]");
+	fake_fd(pid_dir, 5, "socket:[555]");
+	fake_fd(pid_dir, 6, "socket:[555]");
+	fake_fd(pid_dir, 7, "pipe:[111]");
+	fake_fd(pid_dir, 8, "socket:[666]");	/* a port that does not fit 16 bits: ignored */
+
+	/* Every port: 8080 and 9090 once each; three listening fds. */
+	assert_int_equal(portscan_process_ports(tmpdir, 77, NULL, 0, ports, 8, &n), 3);
+	assert_int_equal(n, 2);
+	assert_true((ports[0] == 8080 && ports[1] == 9090) ||
+		    (ports[0] == 9090 && ports[1] == 8080));
+	/* Only the wanted ones are stored; the count of listening fds is the same. */
+	assert_int_equal(portscan_process_ports(tmpdir, 77, want80, 1, ports, 8, &n), 3);
+	assert_int_equal(n, 1);
+	assert_int_equal(ports[0], 8080);
+	assert_int_equal(portscan_process_ports(tmpdir, 77, none, 1, ports, 8, &n), 3);
+	assert_int_equal(n, 0);
+	/* Bounded by max. */
+	assert_int_equal(portscan_process_ports(tmpdir, 77, NULL, 0, ports, 1, &n), 3);
+	assert_int_equal(n, 1);
+	/* Gone. */
+	assert_int_equal(portscan_process_ports(tmpdir, 78, NULL, 0, ports, 8, &n), -1);
+	assert_int_equal(n, 0);
+
+	/* Holds no listener (only the established socket): 0. */
+	snprintf(path, sizeof(path), "%s/fd/3", pid_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/fd/5", pid_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/fd/6", pid_dir);
+	unlink(path);
+	assert_int_equal(portscan_process_ports(tmpdir, 77, NULL, 0, ports, 8, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+/* Against the real /proc: this process, in its own network namespace. */
+static void test_real_process_ports(void **state)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sa);
+	uint16_t port, ports[64];
+	size_t n;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), before;
+
+	before = portscan_process_ports("/proc", (uint32_t)getpid(), NULL, 0, ports, 64, &n);
+	assert_true(before >= 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin6_port);
+	assert_int_equal(portscan_process_ports("/proc", (uint32_t)getpid(), &port, 1, ports, 64,
+						&n), before + 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(ports[0], port);
+	close(fd);
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
 static int setup(void **state)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/spanbpf-portscan-XXXXXX");
@@ -84,12 +184,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/tcp", tmpdir);
-	unlink(path);
-	rmdir(tmpdir);
-	return 0;
+	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(void)
@@ -97,6 +192,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listen_inodes),
 		cmocka_unit_test(test_real_listener),
+		cmocka_unit_test(test_process_ports),
+		cmocka_unit_test(test_real_process_ports),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

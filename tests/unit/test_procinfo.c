@@ -404,20 +404,424 @@ static void test_service_name_rules(void **state)
 	char name[PROCINFO_NAME_MAX];
 
 	assert_non_null(f);
-	procinfo_service_name(f, name, sizeof(name));
+	procinfo_service_name(f, NULL, name, sizeof(name));
 	assert_string_equal(name, "unknown_service");
 	strcpy(f->exe_name, "nginx");
-	procinfo_service_name(f, name, sizeof(name));
+	procinfo_service_name(f, NULL, name, sizeof(name));
 	assert_string_equal(name, "nginx");
 	strcpy(f->env_res_service_name, "web");
-	procinfo_service_name(f, name, sizeof(name));
+	procinfo_service_name(f, NULL, name, sizeof(name));
 	assert_string_equal(name, "web");
 	strcpy(f->env_service_name, "frontend");
-	procinfo_service_name(f, name, sizeof(name));
+	procinfo_service_name(f, NULL, name, sizeof(name));
 	assert_string_equal(name, "frontend");
-	procinfo_service_name(f, name, 5);
+	procinfo_service_name(f, NULL, name, 5);
 	assert_string_equal(name, "fron");
 	free(f);
+}
+
+/* ---- configuration: services rules, resource attributes, cgroup, node --- */
+
+#define CID "3f4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829"
+#define PODUID "1b2c3d4e-5f60-4718-9a3b-4c5d6e7f8091"
+
+static struct config *new_cfg(void)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+
+	assert_non_null(cfg);
+	config_defaults(cfg);
+	return cfg;
+}
+
+static void add_rule(struct config *cfg, const char *name, const char *exe, uint16_t port)
+{
+	struct config_service *svc = &cfg->services[cfg->nservices++];
+
+	snprintf(svc->name, sizeof(svc->name), "%s", name);
+	snprintf(svc->executable, sizeof(svc->executable), "%s", exe ? exe : "");
+	svc->port = port;
+}
+
+static void add_attr(struct config *cfg, const char *name, const char *value)
+{
+	struct config_kv *kv = &cfg->resource_attributes[cfg->nresource_attributes++];
+
+	snprintf(kv->name, sizeof(kv->name), "%s", name);
+	snprintf(kv->value, sizeof(kv->value), "%s", value);
+}
+
+static struct procinfo *new_pi_cfg(const struct config *cfg, const char *node, int revalidate_ms)
+{
+	struct procinfo_opts o = {
+		.proc_root = root,
+		.host_name = "testhost",
+		.revalidate_ms = revalidate_ms,
+		.cfg = cfg,
+		.node_name = node,
+	};
+	struct procinfo *pi = procinfo_new(&o);
+
+	assert_non_null(pi);
+	return pi;
+}
+
+static void make_dir(uint32_t pid, const char *sub)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%u/%s", root, pid, sub);
+	mkdir(path, 0755);
+}
+
+/*
+ * The process's network namespace has a listener on each of ports (inode
+ * pid * 100 + i), held by fd 10 + i, and one on port 1 held by nobody.
+ */
+static void fake_listen(uint32_t pid, const uint16_t *ports, size_t n)
+{
+	char tcp[4096], path[256], target[64];
+	int len = snprintf(tcp, sizeof(tcp), "  sl  local_address rem_address   st tx_queue "
+				 "rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+				 "   0: 00000000:0001 00000000:0000 0A 00000000:00000000 "
+				 "00:00000000 00000000     0        0 99 1 0 100 0 0 10 0\n");
+
+	make_dir(pid, "net");
+	make_dir(pid, "fd");
+	for (size_t i = 0; i < n; i++) {
+		len += snprintf(tcp + len, sizeof(tcp) - (size_t)len,
+				"   %zu: 0100007F:%04X 00000000:0000 0A 00000000:00000000 "
+				"00:00000000 00000000     0        0 %zu 1 0 100 0 0 10 0\n",
+				i + 1, ports[i], pid * 100 + i);
+		snprintf(path, sizeof(path), "%s/%u/fd/%zu", root, pid, 10 + i);
+		snprintf(target, sizeof(target), "socket:[%zu]", pid * 100 + i);
+		unlink(path);
+		assert_int_equal(symlink(target, path), 0);
+	}
+	write_file(pid, "net/tcp", tcp, (size_t)len);
+}
+
+static void assert_pi_service(struct procinfo *pi, uint32_t pid, const char *comm,
+			      const char *want)
+{
+	struct resource *r = procinfo_resource_hint(pi, pid, comm);
+
+	assert_non_null(r);
+	assert_res_str(r, "service.name", want);
+	resource_unref(r);
+}
+
+/* services rules first, in file order; exe and port rules; then the process's own names. */
+static void test_services_rule_order(void **state)
+{
+	struct config *cfg = new_cfg();
+	struct procinfo *pi;
+	uint16_t p8080[] = { 8080 }, p9090[] = { 9090 }, p7000[] = { 7000 };
+
+	add_rule(cfg, "orders", "python*", 8080);
+	add_rule(cfg, "py-any", "python*", 0);
+	add_rule(cfg, "nine", NULL, 9090);
+	add_rule(cfg, "nodeapp", "node", 0);
+	pi = new_pi_cfg(cfg, NULL, -1);
+
+	/* Rule 1 (exe and port) wins over the process's OTEL_SERVICE_NAME. */
+	fake_proc(200, "python3", 1, "/usr/bin/python3.11", ENV("OTEL_SERVICE_NAME=envname\0"));
+	fake_listen(200, p8080, 1);
+	assert_pi_service(pi, 200, NULL, "orders");
+	/* Port 9090 would match rule 3, but rule 2 (any python) comes first. */
+	fake_proc(201, "python3", 1, "/usr/bin/python3.11", "", 0);
+	fake_listen(201, p9090, 1);
+	assert_pi_service(pi, 201, NULL, "py-any");
+	/* A port rule alone. */
+	fake_proc(202, "ruby", 1, "/usr/bin/ruby", ENV("OTEL_SERVICE_NAME=envname\0"));
+	fake_listen(202, p9090, 1);
+	assert_pi_service(pi, 202, NULL, "nine");
+	/* No rule: OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES, then the executable. */
+	fake_proc(203, "ruby", 1, "/usr/bin/ruby",
+		  ENV("OTEL_SERVICE_NAME=svc\0OTEL_RESOURCE_ATTRIBUTES=service.name=ra\0"));
+	fake_listen(203, p7000, 1);
+	assert_pi_service(pi, 203, NULL, "svc");
+	fake_proc(204, "ruby", 1, "/usr/bin/ruby",
+		  ENV("OTEL_RESOURCE_ATTRIBUTES=service.name=ra\0"));
+	assert_pi_service(pi, 204, NULL, "ra");
+	fake_proc(205, "ruby", 1, "/usr/bin/ruby", "", 0);
+	assert_pi_service(pi, 205, NULL, "ruby");
+	/* A port held by nobody in the process (port 1 in fake_listen) does not count. */
+	add_rule(cfg, "one", NULL, 1);
+	procinfo_reset(pi);
+	assert_pi_service(pi, 205, NULL, "ruby");
+	/* Gone before we looked: rules see the kernel's name for it. */
+	assert_pi_service(pi, 99990, "node", "nodeapp");
+	assert_pi_service(pi, 99991, NULL, "unknown_service");
+	procinfo_free(pi);
+	free(cfg);
+}
+
+/* A process not listening yet is looked at again, and renamed once it listens. */
+static void test_port_rule_later_listen(void **state)
+{
+	struct config *cfg = new_cfg();
+	struct procinfo *pi;
+	struct procinfo_stats st;
+	struct resource *r1, *r2;
+	uint16_t p8080[] = { 8080 }, p7000[] = { 7000 };
+
+	add_rule(cfg, "early", "early*", 0);
+	add_rule(cfg, "orders", "python*", 8080);
+	add_rule(cfg, "late", "early*", 0);
+	pi = new_pi_cfg(cfg, NULL, -1);
+
+	fake_proc(210, "python3", 1, "/usr/bin/python3.11", "", 0);
+	fake_listen(210, NULL, 0);
+	r1 = procinfo_resource(pi, 210);
+	assert_res_str(r1, "service.name", "python3.11");
+	fake_listen(210, p8080, 1);
+	r2 = procinfo_resource(pi, 210);
+	assert_ptr_not_equal(r1, r2);
+	assert_res_str(r2, "service.name", "orders");
+	resource_unref(r1);
+	resource_unref(r2);
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.started_listening, 1);
+	assert_int_equal(st.misses, 2);
+
+	/* Listening on another port already: final (not looked at again). */
+	fake_proc(211, "python3", 1, "/usr/bin/python3.11", "", 0);
+	fake_listen(211, p7000, 1);
+	assert_pi_service(pi, 211, NULL, "python3.11");
+	fake_listen(211, p8080, 1);
+	assert_pi_service(pi, 211, NULL, "python3.11");
+
+	/* Named by a rule ahead of every port rule: nothing to wait for. */
+	fake_proc(212, "early1", 1, "/usr/bin/early1", "", 0);
+	fake_listen(212, NULL, 0);
+	assert_pi_service(pi, 212, NULL, "early");
+	fake_listen(212, p8080, 1);
+	assert_pi_service(pi, 212, NULL, "early");
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.started_listening, 1);
+	procinfo_free(pi);
+
+	/* With an interval: looked at again only once it has passed. */
+	pi = new_pi_cfg(cfg, NULL, 50);
+	fake_proc(213, "python3", 1, "/usr/bin/python3.11", "", 0);
+	fake_listen(213, NULL, 0);
+	assert_pi_service(pi, 213, NULL, "python3.11");
+	fake_listen(213, p8080, 1);
+	assert_pi_service(pi, 213, NULL, "python3.11");
+	usleep(120 * 1000);
+	assert_pi_service(pi, 213, NULL, "orders");
+	procinfo_free(pi);
+	free(cfg);
+}
+
+static void assert_res_int(const struct resource *r, const char *key, int64_t want)
+{
+	const struct attr *a = resource_find_attr(r, key);
+
+	if (!a)
+		fail_msg("resource attribute %s missing", key);
+	assert_int_equal(a->type, ATTR_INT);
+	assert_int_equal(a->i, want);
+}
+
+/* Built-in order, then config, then the process's own; who wins on a shared key. */
+static void test_resource_attr_precedence(void **state)
+{
+	static const char *const order[] = {
+		"service.name", "process.pid", "process.executable.name", "host.name",
+		"process.executable.path", "k8s.pod.uid", "k8s.node.name",
+		"deployment.environment", "team", "k8s.cluster.name", "app.tier", "a,b",
+	};
+	struct config *cfg = new_cfg();
+	struct procinfo *pi;
+	struct resource *r;
+
+	add_attr(cfg, "deployment.environment", "test");
+	add_attr(cfg, "host.name", "cfg-host");
+	add_attr(cfg, "team", "core");
+	add_attr(cfg, "container.id", "");	/* "": leave it out */
+	add_attr(cfg, "k8s.cluster.name", "c1");
+	add_attr(cfg, "dropped", "");
+	pi = new_pi_cfg(cfg, "node-7", -1);
+	fake_proc(220, "app", 1, "/srv/app",
+		  ENV("OTEL_RESOURCE_ATTRIBUTES=team=proc, app.tier = web ,service.name=x,"
+		      "process.pid=1,k8s.pod.uid=envuid,a%2Cb=c%3Dd,empty=,=novalue,noeq,"
+		      "container.id=envcid,dropped=proc\0"));
+	write_file(220, "cgroup", ENV("0::/kubepods/pod" PODUID "/" CID "\n"));
+	r = procinfo_resource(pi, 220);
+	assert_res_str(r, "service.name", "x");
+	assert_res_int(r, "process.pid", 220);
+	assert_res_str(r, "process.executable.name", "app");
+	assert_res_str(r, "host.name", "cfg-host");		/* config over detected */
+	assert_res_none(r, "container.id");			/* config "" over all */
+	assert_res_str(r, "k8s.pod.uid", "envuid");		/* process over detected */
+	assert_res_str(r, "k8s.node.name", "node-7");
+	assert_res_str(r, "deployment.environment", "test");
+	assert_res_str(r, "team", "core");			/* config over process */
+	assert_res_str(r, "app.tier", "web");
+	assert_res_str(r, "a,b", "c=d");
+	assert_res_str(r, "k8s.cluster.name", "c1");
+	assert_res_none(r, "dropped");				/* config "" over process */
+	assert_res_none(r, "empty");
+	assert_res_none(r, "");
+	assert_int_equal(r->nattrs, sizeof(order) / sizeof(order[0]));
+	for (size_t i = 0; i < r->nattrs; i++)
+		assert_string_equal(r->attrs[i].key, order[i]);
+	resource_unref(r);
+	procinfo_free(pi);
+	free(cfg);
+}
+
+/* Every attribute fits, however long: the arena is sized to the resource. */
+static void test_resource_attr_limits(void **state)
+{
+	struct config *cfg = new_cfg();
+	size_t envlen = 64 * 1024, n = 0;
+	char *env = malloc(envlen), key[64], *big = malloc(CONFIG_KV_VALUE_MAX);
+	struct procinfo *pi;
+	struct resource *r;
+	const struct attr *a;
+
+	assert_non_null(env);
+	assert_non_null(big);
+	memset(big, 'v', CONFIG_KV_VALUE_MAX - 1);
+	big[CONFIG_KV_VALUE_MAX - 1] = '\0';
+	for (int i = 0; i < CONFIG_MAX_ATTRIBUTES; i++) {
+		snprintf(key, sizeof(key), "cfg.%d", i);
+		add_attr(cfg, key, big);
+	}
+	/* Config values are not promised UTF-8 (${VAR} expansion): made so. */
+	snprintf(cfg->resource_attributes[0].value, CONFIG_KV_VALUE_MAX, "a\xff");
+	/* 40 process entries (32 kept), duplicates, a key too long, a value too long. */
+	n += (size_t)snprintf(env + n, envlen - n, "OTEL_RESOURCE_ATTRIBUTES=");
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(env + n, envlen - n, "env.%d=value-%d,", i, i);
+	n += (size_t)snprintf(env + n, envlen - n, "env.0=again,env.1=%s%s,", big, big);
+	memset(env + n, 'k', PROCINFO_ATTR_KEY_MAX);
+	n += PROCINFO_ATTR_KEY_MAX;
+	n += (size_t)snprintf(env + n, envlen - n, "=toolong");
+	env[n++] = '\0';
+	pi = new_pi_cfg(cfg, NULL, -1);
+	fake_proc(230, "app", 1, "/srv/app", env, n);
+	r = procinfo_resource(pi, 230);
+	assert_non_null(r);
+	/* 5 built-ins (no cgroup, no node), 32 from the config, 32 from the process. */
+	assert_int_equal(r->nattrs, 5 + CONFIG_MAX_ATTRIBUTES + PROCINFO_ENV_ATTRS_MAX);
+	assert_res_str(r, "cfg.0", "a\xef\xbf\xbd");
+	assert_res_str(r, "cfg.31", big);
+	a = resource_find_attr(r, "env.0");
+	assert_non_null(a);
+	assert_string_equal(a->s, "again");
+	assert_string_equal(r->attrs[5 + CONFIG_MAX_ATTRIBUTES].key, "env.0");
+	assert_res_str(r, "env.1", big);
+	assert_res_str(r, "env.31", "value-31");
+	assert_res_none(r, "env.32");
+	assert_res_str(r, "process.executable.path", "/srv/app");
+	assert_int_equal(r->arena.used, r->arena.len);
+	resource_unref(r);
+
+	/* Only PROCINFO_RES_ATTRS_MAX bytes of the variable, cut after a whole member. */
+	n = (size_t)snprintf(env, envlen, "OTEL_RESOURCE_ATTRIBUTES=early=1,");
+	while (n < 25 + PROCINFO_RES_ATTRS_MAX - 100)
+		n += (size_t)snprintf(env + n, envlen - n, "f=%s,", "0123456789");
+	n += (size_t)snprintf(env + n, envlen - n, "late=%s,after=1", big);
+	env[n++] = '\0';
+	fake_proc(231, "app", 1, "/srv/app", env, n);
+	r = procinfo_resource(pi, 231);
+	assert_res_str(r, "early", "1");
+	assert_res_str(r, "f", "0123456789");
+	assert_res_none(r, "late");
+	assert_res_none(r, "after");
+	resource_unref(r);
+	procinfo_free(pi);
+	free(cfg);
+	free(env);
+	free(big);
+}
+
+/* container.id and k8s.pod.uid from the cgroup; k8s.node.name when given. */
+static void test_container_attrs(void **state)
+{
+	struct procinfo *pi = new_pi_cfg(NULL, "node-7", -1);
+	struct resource *r;
+
+	fake_proc(240, "srv", 1, "/bin/srv", "", 0);
+	write_file(240, "cgroup",
+		   ENV("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+		       "1b2c3d4e_5f60_4718_9a3b_4c5d6e7f8091.slice/"
+		       "cri-containerd-" CID ".scope\n"));
+	r = procinfo_resource(pi, 240);
+	assert_res_str(r, "container.id", CID);
+	assert_res_str(r, "k8s.pod.uid", PODUID);
+	assert_res_str(r, "k8s.node.name", "node-7");
+	resource_unref(r);
+
+	/* A host process: neither; no cgroup file at all: neither. */
+	fake_proc(241, "srv", 1, "/bin/srv", "", 0);
+	write_file(241, "cgroup", ENV("0::/user.slice/user-0.slice/session-1.scope\n"));
+	r = procinfo_resource(pi, 241);
+	assert_res_none(r, "container.id");
+	assert_res_none(r, "k8s.pod.uid");
+	resource_unref(r);
+	fake_proc(242, "srv", 1, "/bin/srv", "", 0);
+	r = procinfo_resource(pi, 242);
+	assert_res_none(r, "container.id");
+	resource_unref(r);
+	procinfo_free(pi);
+
+	/* No node name (NULL or ""): no k8s.node.name. */
+	pi = new_pi_cfg(NULL, "", -1);
+	r = procinfo_resource(pi, 240);
+	assert_res_str(r, "container.id", CID);
+	assert_res_none(r, "k8s.node.name");
+	resource_unref(r);
+	procinfo_free(pi);
+}
+
+/* After the config changes in place, procinfo_reset() makes resources anew. */
+static void test_reset(void **state)
+{
+	struct config *cfg = new_cfg();
+	struct procinfo *pi;
+	struct procinfo_stats st;
+	struct resource *r1, *r2;
+
+	add_rule(cfg, "first", "python*", 0);
+	add_attr(cfg, "deployment.environment", "one");
+	pi = new_pi_cfg(cfg, NULL, 0);
+	fake_proc(250, "python3", 1, "/usr/bin/python3.11", "", 0);
+	fake_proc(251, "other", 1, "/usr/bin/other", "", 0);
+	r1 = procinfo_resource(pi, 250);
+	resource_unref(procinfo_resource(pi, 251));
+	assert_res_str(r1, "service.name", "first");
+
+	snprintf(cfg->services[0].name, sizeof(cfg->services[0].name), "second");
+	snprintf(cfg->resource_attributes[0].value, CONFIG_KV_VALUE_MAX, "two");
+	r2 = procinfo_resource(pi, 250);
+	assert_ptr_equal(r1, r2);		/* cached until reset */
+	resource_unref(r2);
+
+	procinfo_reset(pi);
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.entries, 0);
+	r2 = procinfo_resource(pi, 250);
+	assert_ptr_not_equal(r1, r2);
+	assert_res_str(r2, "service.name", "second");
+	assert_res_str(r2, "deployment.environment", "two");
+	/* What was handed out before stays valid. */
+	assert_res_str(r1, "service.name", "first");
+	assert_res_str(r1, "deployment.environment", "one");
+	resource_unref(r1);
+	resource_unref(r2);
+	procinfo_reset(pi);
+	procinfo_reset(pi);
+	procinfo_get_stats(pi, &st);
+	assert_int_equal(st.entries, 0);
+	procinfo_free(pi);
+	free(cfg);
 }
 
 static void test_default_host_name(void **state)
@@ -522,6 +926,12 @@ int main(void)
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_environ_cap),
 		cmocka_unit_test(test_service_name_rules),
+		cmocka_unit_test(test_services_rule_order),
+		cmocka_unit_test(test_port_rule_later_listen),
+		cmocka_unit_test(test_resource_attr_precedence),
+		cmocka_unit_test(test_resource_attr_limits),
+		cmocka_unit_test(test_container_attrs),
+		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_default_host_name),
 		cmocka_unit_test(test_real_self),
 		cmocka_unit_test(test_real_child),
