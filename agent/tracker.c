@@ -258,7 +258,8 @@ static struct http_txn *fill_txn(struct tracker *t, const struct conn *c,
 	struct http_txn *x = &t->txn;
 	const char *s = p->strs;
 
-	memset(x, 0, sizeof(*x));
+	/* The fixed fields only: every string below is written with its NUL (3 KiB saved a call). */
+	memset(x, 0, offsetof(struct http_txn, method));
 	x->txn_id = p->txn_id;
 	x->tgid = c->tgid;
 	x->req_tid = p->req_tid;

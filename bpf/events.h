@@ -81,7 +81,7 @@ struct sb_event {
 	__u32 tail_len;		/* bytes of tail[] present */
 	__u32 _pad;
 	__u8 tail[SB_TAIL_MAX];	/* last tail_len bytes of the transfer */
-	char comm[16];		/* the thread's name: fallback when /proc is gone */
+	char comm[16];		/* task name (DATA: only with SB_F_CONN_START), fallback for /proc */
 	__u8 payload[];		/* first cap_len bytes of the transfer */
 };
 

@@ -71,24 +71,39 @@ static __always_inline bool tgid_traced(__u32 tgid)
 	return true;
 }
 
-/* The open file behind fd in the current task, or NULL. */
+/*
+ * The open file behind fd in the current task, or NULL.  On every traced
+ * syscall, so cheap: with bpf_get_current_task_btf() (5.11+, kernel commit
+ * 3ca1032ab7ab) the walk to the fd array is plain loads; older kernels take
+ * one probe read per step.
+ */
 static __always_inline struct file *fd_to_file(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds;
-	struct fdtable *fdt;
 	struct file *f = NULL;
 	unsigned int max;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
-		return NULL;
-	max = BPF_CORE_READ(fdt, max_fds);
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct fdtable *fdt = task->files->fdt;
+
+		if (!fdt)
+			return NULL;
+		max = fdt->max_fds;
+		fds = fdt->fd;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		if (!fdt)
+			return NULL;
+		max = BPF_CORE_READ(fdt, max_fds);
+		fds = BPF_CORE_READ(fdt, fd);
+	}
 	if ((unsigned int)fd >= max)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return NULL;
 	return f;
@@ -412,7 +427,11 @@ static __always_inline int data_exit(long ret, __u8 dir)
 	e->len = n;
 	e->cap_len = cap;
 	e->_pad = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* The agent takes the process name from a connection's first record. */
+	if (e->flags & SB_F_CONN_START)
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	else
+		e->comm[0] = '\0';
 
 	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									     : BPF_RB_NO_WAKEUP;
