@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define NBUCKETS 16384 /* power of two */
 /* How much earlier than its client's write a server's read may be stamped. */
 #define LATE_LINK_NS 2000000ull
@@ -61,16 +63,6 @@ struct correlator {
 	struct entry *oldest, *newest;
 	struct correlator_stats st;
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static uint32_t bucket_id(uint64_t id)
 {

@@ -74,10 +74,25 @@ static bool inode_wanted(uint64_t ino, const uint64_t *inodes, size_t n)
 	return false;
 }
 
+/* The socket inode behind entry name of an open /proc/PID/fd directory; 0, or -1 if none. */
+static int fd_socket_inode(DIR *fds, const char *name, unsigned long long *ino)
+{
+	char target[64];
+	ssize_t len;
+
+	if (name[0] == '.')
+		return -1;
+	len = readlinkat(dirfd(fds), name, target, sizeof(target) - 1);
+	if (len <= 0)
+		return -1;
+	target[len] = '\0';
+	return sscanf(target, "socket:[%llu]", ino) == 1 ? 0 : -1;
+}
+
 /* Does /proc/PID/fd hold one of the sockets? */
 static bool pid_owns(const char *proc_root, const char *pid, const uint64_t *inodes, size_t n)
 {
-	char path[PATH_MAX], target[64];
+	char path[PATH_MAX];
 	struct dirent *de;
 	bool found = false;
 	DIR *d;
@@ -88,15 +103,8 @@ static bool pid_owns(const char *proc_root, const char *pid, const uint64_t *ino
 		return false;
 	while (!found && (de = readdir(d))) {
 		unsigned long long ino;
-		ssize_t len;
 
-		if (de->d_name[0] == '.')
-			continue;
-		len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
-		if (len <= 0)
-			continue;
-		target[len] = '\0';
-		if (sscanf(target, "socket:[%llu]", &ino) == 1 && inode_wanted(ino, inodes, n))
+		if (fd_socket_inode(d, de->d_name, &ino) == 0 && inode_wanted(ino, inodes, n))
 			found = true;
 	}
 	closedir(d);
@@ -211,7 +219,7 @@ int portscan_process_ports(const char *proc_root, uint32_t tgid, const uint16_t 
 			   size_t nwanted, uint16_t *ports, size_t max, size_t *nports)
 {
 	struct listeners l = { 0 };
-	char path[PATH_MAX], target[64];
+	char path[PATH_MAX];
 	struct dirent *de;
 	int sockets = 0;
 	bool v4, v6;
@@ -241,15 +249,8 @@ int portscan_process_ports(const char *proc_root, uint32_t tgid, const uint16_t 
 	while ((de = readdir(d))) {
 		struct listener key, *hit;
 		unsigned long long ino;
-		ssize_t len;
 
-		if (de->d_name[0] == '.')
-			continue;
-		len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
-		if (len <= 0)
-			continue;
-		target[len] = '\0';
-		if (sscanf(target, "socket:[%llu]", &ino) != 1)
+		if (fd_socket_inode(d, de->d_name, &ino) != 0)
 			continue;
 		key.inode = ino;
 		hit = bsearch(&key, l.v, l.n, sizeof(*l.v), listener_cmp);

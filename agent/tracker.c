@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #include "http.h"
 #include "log.h"
 
@@ -187,16 +189,6 @@ struct tracker {
 	struct http_request rq;	/* scratch: too big for comfort on the stack */
 	struct http_txn txn;	/* scratch: what the callbacks get */
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static size_t pow2_at_least(size_t n)
 {
