@@ -581,6 +581,22 @@ static size_t addr_format(const uint8_t a[16], char *buf, size_t len)
 
 	if (all_zero(a, 16))
 		return 0;
+	if (addr_is_v4mapped(a) && len >= 16) {
+		/* Dotted quad by hand: inet_ntop goes through sprintf, on every span. */
+		size_t n = 0;
+
+		for (int i = 12; i < 16; i++) {
+			unsigned v = a[i];
+
+			if (v >= 100)
+				buf[n++] = (char)('0' + v / 100);
+			if (v >= 10)
+				buf[n++] = (char)('0' + v / 10 % 10);
+			buf[n++] = (char)('0' + v % 10);
+			buf[n++] = i < 15 ? '.' : '\0';
+		}
+		return n - 1;
+	}
 	if (addr_is_v4mapped(a))
 		r = inet_ntop(AF_INET, a + 12, buf, (socklen_t)len);
 	else
@@ -934,7 +950,10 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 		      txn->tuple.rport);
 	if (txn->status > 0)
 		span_add_int(span, "http.response.status_code", txn->status);
-	snprintf(code, sizeof(code), "1.%u", (unsigned)txn->version_minor % 10);
+	code[0] = '1';
+	code[1] = '.';
+	code[2] = (char)('0' + txn->version_minor % 10);
+	code[3] = '\0';
 	span_add_str(span, "network.protocol.version", code);
 	if (ulen)
 		add_text(b, span, "user_agent.original", txn->user_agent, ulen);
