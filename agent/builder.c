@@ -702,7 +702,18 @@ static const char *txn_error(const struct http_txn *txn, bool server, char *code
 	}
 	if (txn->flags & TXN_F_CONN_REFUSED) {
 		*msg = "connect() failed";
-		return "connection_refused";
+		switch (txn->conn_errno) {
+		case ETIMEDOUT:
+			return "timeout";
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+			return "host_unreachable";
+		case ECONNREFUSED:
+		case 0:
+			return "connection_refused";
+		default:
+			return "connect_error";
+		}
 	}
 	if (txn->flags & TXN_F_NO_RESPONSE) {
 		*msg = "connection closed before the response";
@@ -885,6 +896,43 @@ static void link_span(struct builder *b, struct span *span, const struct http_tx
 		*self = own;
 }
 
+/*
+ * A connect() that failed: no request was written, so no method or URL.
+ * Named "HTTP" (the semconv name when the method is not known), with the
+ * peer as server.* and the reason in error.type.
+ */
+static struct span *build_connect_failure(struct builder *b, const struct http_txn *txn,
+					  const struct span_context *parent,
+					  struct span_context *self)
+{
+	struct span *span = span_new(256);
+	const char *etype, *msg;
+	char code[8];
+
+	if (!span)
+		return NULL;
+	span->resource = procinfo_resource_hint(b->pi, txn->tgid, txn->comm);
+	if (!span->resource) {
+		span_free(span);
+		return NULL;
+	}
+	span->kind = SPAN_KIND_CLIENT;
+	span->start_unix_ns = txn->start_ns + b->mono_to_unix_ns;
+	span->end_unix_ns = (txn->end_ns > txn->start_ns ? txn->end_ns : txn->start_ns) +
+			    b->mono_to_unix_ns;
+	link_span(b, span, txn, parent, self);
+	span_set_name(span, "HTTP");
+	add_addr_port(span, "server.address", "server.port", txn->tuple.raddr, txn->tuple.rport);
+	add_addr_port(span, "network.peer.address", "network.peer.port", txn->tuple.raddr,
+		      txn->tuple.rport);
+	etype = txn_error(txn, false, code, sizeof(code), &msg);
+	span_add_str(span, "error.type", etype);
+	span->status = SPAN_STATUS_ERROR;
+	span->status_message = arena_strndup(&span->arena, msg, strlen(msg));
+	atomic_fetch_add_explicit(&b->built, 1, memory_order_relaxed);
+	return span;
+}
+
 struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 			      const struct span_context *parent, struct span_context *self)
 {
@@ -900,6 +948,8 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 	size_t arena, tmpl_len;
 	bool connect;
 
+	if (txn->role == SB_ROLE_CLIENT && (txn->flags & TXN_F_CONN_REFUSED) && !mlen)
+		return build_connect_failure(b, txn, parent, self);
 	if ((txn->role != SB_ROLE_SERVER && txn->role != SB_ROLE_CLIENT) || !mlen)
 		goto skip;
 	memcpy(method, txn->method, mlen);

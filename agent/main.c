@@ -107,6 +107,41 @@ static void on_txn(const struct http_txn *txn, void *ctx)
 
 static void on_exec_event(struct agent *a, uint32_t tgid);
 
+/*
+ * A blocking connect() that failed (refused, timed out, unreachable): the
+ * call the process was about to make becomes an ERROR client span, a child
+ * of the request that thread serves.  Non-blocking connects report their
+ * failure through getsockopt(), which is not traced: those give no span.
+ */
+static void on_connect_failed(struct agent *a, const struct sb_event *ev)
+{
+	static uint64_t next_id = 1ull << 63; /* apart from the tracker's ids */
+	struct http_txn *txn = calloc(1, sizeof(*txn));
+	int err = -(int32_t)ev->len;
+
+	if (!txn)
+		return;
+	if (err != ECONNREFUSED && err != ETIMEDOUT && err != EHOSTUNREACH && err != ENETUNREACH) {
+		free(txn);
+		return;
+	}
+	txn->txn_id = next_id++;
+	txn->tgid = ev->tgid;
+	txn->req_tid = txn->resp_tid = ev->tid;
+	txn->fd = ev->fd;
+	txn->conn_id = ev->conn_id;
+	txn->role = SB_ROLE_CLIENT;
+	txn->version_minor = 1;
+	txn->flags = TXN_F_CONN_REFUSED;
+	txn->conn_errno = err;
+	txn->tuple = ev->tuple;
+	txn->start_ns = txn->end_ns = ev->ts_ns;
+	memcpy(txn->comm, ev->comm, sizeof(txn->comm) - 1);
+	on_request(txn, a);
+	on_txn(txn, a);
+	free(txn);
+}
+
 /* One ring buffer record; it is only valid during this call. */
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -136,6 +171,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case SB_EV_CONNECT:
 		if ((int32_t)ev->len == 0 || (int32_t)ev->len == -EINPROGRESS)
 			correlator_on_connect(a->correlator, ev->tgid, ev->tid, ev->conn_id);
+		else
+			on_connect_failed(a, ev);
 		tracker_on_event(a->tracker, ev, size);
 		break;
 	case SB_EV_CLOSE:

@@ -47,6 +47,7 @@ struct http_txn {
 	char user_agent[TXN_UA_MAX];		/* User-Agent header, "" if absent */
 	char traceparent[TXN_TRACEPARENT_MAX];	/* traceparent header, "" if absent or too long */
 	char comm[16];		/* process name from the kernel: fallback when /proc is gone */
+	int conn_errno;		/* TXN_F_CONN_REFUSED: connect()'s error (ECONNREFUSED, ...) */
 };
 
 #endif /* SPANBPF_TXN_H */

@@ -27,6 +27,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
+#define ECONNREFUSED_ERR 111
+#define TCP_CLOSE_STATE 7
 
 /* Set by the agent between open and load. */
 const volatile __u32 self_tgid = 0;
@@ -699,8 +701,9 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	}
 	if (ret != 0 && ret != -EINPROGRESS) {
-		st = bpf_map_lookup_elem(&conns, &key);
-		if (st && st->file == (__u64)f && !(st->flags & ST_IGNORE))
+		/* A failed call becomes an error span: the peer's address is still on the socket. */
+		st = conn_create(&key, f, SB_ROLE_CLIENT);
+		if (st && !(st->flags & ST_IGNORE) && st->tuple.rport)
 			emit_small(SB_EV_CONNECT, tgid, (__u32)id, key.fd, st, (__u32)ret);
 		return 0;
 	}
@@ -723,8 +726,21 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	st = bpf_map_lookup_elem(&conns, &key);
 	if (!st)
 		return 0;
-	if (st->flags & ST_EMITTED)
+	if (st->flags & ST_EMITTED) {
 		emit_small(SB_EV_CLOSE, key.tgid, (__u32)id, key.fd, st, 0);
+	} else if (st->role == SB_ROLE_CLIENT && !(st->flags & (ST_IGNORE | ST_DATA_SEEN))) {
+		/*
+		 * A non-blocking connect() learns its failure through getsockopt(),
+		 * which is not traced; a client socket closed unused and in TCP_CLOSE
+		 * was refused or reset (SYN_SENT would be a connect given up).
+		 */
+		struct file *f = fd_to_file(key.fd);
+		struct sock *sk = f ? file_sock(f) : NULL;
+
+		if (sk && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE_STATE && st->tuple.rport)
+			emit_small(SB_EV_CONNECT, key.tgid, (__u32)id, key.fd, st,
+				   (__u32)-ECONNREFUSED_ERR);
+	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

@@ -323,6 +323,23 @@ class Linking(T.SpanTestCase):
             self.assertNotEqual(s["parent_span_id"], "00f067aa0ba902b7", T.dump_spans([s]))
             self.assertIds(s)
 
+    def test_connection_refused_is_an_error_client_span(self):
+        dead = T.free_port((T.socket.AF_INET,))
+        svc = ChainServer("svc-refused", next_url="http://127.0.0.1:%d" % dead).start()
+        try:
+            r = T.curl(svc.url("refused"))
+            self.assertEqual(r[0]["http_code"], 502)
+            srv = self.span_where(T.server_of(svc.pid, "/chain/refused"), "svc-refused's server span")
+            cli = self.span_where(lambda s: kind_pid(T.SPAN_KIND_CLIENT, svc.pid)(s)
+                                  and s["trace_id"] == srv["trace_id"], "the refused call's span")
+            self.assertEqual(cli["parent_span_id"], srv["span_id"], T.dump_spans([srv, cli]))
+            self.assertEqual(cli["status"]["code"], T.STATUS_ERROR, T.dump_spans([cli]))
+            self.assertAttrs(cli, {"error.type": "connection_refused", "server.port": dead,
+                                   "network.peer.address": "127.0.0.1"})
+            self.assertEqual(srv["status"]["code"], T.STATUS_ERROR, "502 is a server error")
+        finally:
+            svc.stop()
+
     def test_instrumented_app_trace_kept(self):
         """A service that propagates traceparent itself: every span stays in the app's trace."""
         prop = ChainServer("svc-prop", next_url=self.c.base(), propagate=True).start()
