@@ -8,6 +8,7 @@
  */
 #include "http.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* RFC 9110 §5.6.2: tchar. */
@@ -425,8 +426,7 @@ static int locate_head(const char *buf, size_t len, size_t *start,
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
-	struct http_request r;
-	struct req_ctx rc = { .req = &r };
+	struct req_ctx rc = { .req = req };
 	struct fields f = { 0 };
 	size_t start, i, mark, eol;
 	const char *nl;
@@ -435,7 +435,15 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	end = locate_head(buf, len, &start, http_request_prefix);
 	if (end <= 0)
 		return end;
-	memset(&r, 0, sizeof(r));
+	/*
+	 * Straight into *req, which is left unspecified on error: the strings
+	 * (3 KiB) are NUL-terminated as they are filled, so only the fixed
+	 * fields and the first byte of each string need clearing.
+	 */
+	memset(&req->content_length, 0,
+	       sizeof(*req) - offsetof(struct http_request, content_length));
+	req->method[0] = req->target[0] = req->host[0] = req->user_agent[0] = '\0';
+	req->traceparent[0] = '\0';
 	nl = memchr(buf + start, '\n', (size_t)end - start);
 	if (!nl)
 		return HTTP_ERROR;
@@ -449,27 +457,26 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 		i++;
 	if (i == start || i - start >= TXN_METHOD_MAX || i == eol || buf[i] != ' ')
 		return HTTP_ERROR;
-	memcpy(r.method, buf + start, i - start);
-	r.method[i - start] = '\0';
+	memcpy(req->method, buf + start, i - start);
+	req->method[i - start] = '\0';
 	mark = ++i;
 	while (i < eol && is_target_char((unsigned char)buf[i]))
 		i++;
 	if (i == mark || i == eol || buf[i] != ' ')
 		return HTTP_ERROR;
-	r.target_truncated = copy_field(r.target, sizeof(r.target), buf + mark, i - mark);
+	req->target_truncated = copy_field(req->target, sizeof(req->target), buf + mark, i - mark);
 	i++;
-	if (eol - i != 8 || match_version(buf + i, 8, &r.version_minor) != 1)
+	if (eol - i != 8 || match_version(buf + i, 8, &req->version_minor) != 1)
 		return HTTP_ERROR;
 
 	if (!parse_fields(nl + 1, (size_t)(buf + end - (nl + 1)), &f, request_field, &rc))
 		return HTTP_ERROR;
-	r.content_length = f.content_length;
-	r.has_content_length = f.has_content_length;
-	r.has_transfer_encoding = f.has_transfer_encoding;
-	r.chunked = f.chunked;
-	r.conn_close = f.conn_close;
-	r.conn_keep_alive = f.conn_keep_alive;
-	*req = r;
+	req->content_length = f.content_length;
+	req->has_content_length = f.has_content_length;
+	req->has_transfer_encoding = f.has_transfer_encoding;
+	req->chunked = f.chunked;
+	req->conn_close = f.conn_close;
+	req->conn_keep_alive = f.conn_keep_alive;
 	return end;
 }
 

@@ -57,7 +57,7 @@ struct http_response {
  * Returns the head length (through its blank line), HTTP_NEED_MORE when the
  * bytes so far are a valid beginning, HTTP_ERROR when they cannot be one
  * (bad syntax, conflicting Content-Length, a head over HTTP_HEAD_MAX).
- * *req is filled only when the result is positive.
+ * *req is filled when the result is positive, unspecified otherwise.
  */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
