@@ -459,7 +459,8 @@ static bool header_usable(const struct config_kv *h)
 		return false;	/* an empty value means "do not send" */
 	for (size_t i = 0; i < sizeof(reserved_headers) / sizeof(reserved_headers[0]); i++)
 		if (strcasecmp(h->name, reserved_headers[i]) == 0) {
-			log_warn("export: header %s is set by the exporter itself: ignored", h->name);
+			log_warn("export: header %s is set by the exporter itself: ignored",
+				 h->name);
 			return false;
 		}
 	if (!h->name[0] || strpbrk(h->name, "\r\n: ") || strpbrk(h->value, "\r\n")) {
@@ -561,8 +562,7 @@ static int settings_new(const struct exporter_opts *o, struct settings **out)
 		log_error("export: unknown compression %d", o->compression);
 		return -EINVAL;
 	}
-	if (!o->tls_cert_file != !o->tls_key_file ||
-	    (o->tls_cert_file && !*o->tls_cert_file) != (o->tls_key_file && !*o->tls_key_file)) {
+	if ((o->tls_cert_file && *o->tls_cert_file) != (o->tls_key_file && *o->tls_key_file)) {
 		log_error("export: exporter.tls.cert_file and key_file go together");
 		return -EINVAL;
 	}
@@ -606,6 +606,9 @@ static int settings_new(const struct exporter_opts *o, struct settings **out)
 	if (s->insecure)
 		log_warn("export: exporter.tls.insecure_skip_verify is set: the collector's "
 			 "certificate and host name are NOT verified");
+	if ((s->ca_file || s->cert_file || s->insecure) && strncasecmp(s->endpoint, "https:", 6))
+		log_warn("export: exporter.tls settings have no effect: the endpoint is not "
+			 "https://");
 	*out = s;
 	return 0;
 nomem:
@@ -837,7 +840,8 @@ static void delivered(struct exporter *e, uint32_t n, unsigned int retries)
 	if (rejected)
 		log_limited(&e->rl_partial, LOG_LEVEL_WARN,
 			    "export: collector rejected %lld of %u spans (partial success, not "
-			    "retried): %s", (long long)rejected, n, text[0] ? text : "(no message)");
+			    "retried): %s", (long long)rejected, n,
+			    text[0] ? text : "(no message)");
 	else if (text[0])
 		log_limited(&e->rl_partial, LOG_LEVEL_WARN, "export: collector warning: %s", text);
 	if (retries)
@@ -975,7 +979,8 @@ static bool export_batch(struct exporter *e, uint32_t n)
 	uint8_t *body = NULL;
 	size_t len = 0;
 	long status;
-	CURLcode res;
+	CURLcode res = CURLE_OK;
+	enum verdict verdict;
 	bool gz = false, ok = true;
 	int err, fail = EXPORTER_FAIL_OTHER;
 
@@ -1000,30 +1005,23 @@ static bool export_batch(struct exporter *e, uint32_t n)
 			res = post(e, body, len, gz, deadline, &status);
 			sent++;
 
-			switch (judge(e, res, status, n, &fail)) {
-			case DELIVERED:
+			verdict = judge(e, res, status, n, &fail);
+			if (verdict == DELIVERED) {
 				delivered(e, n, sent - 1);
 				goto out;
-			case DROP:
-				pthread_mutex_lock(&e->lock);
-				e->st.failures[fail]++;
-				pthread_mutex_unlock(&e->lock);
-				finish(e, n, OUT_FAILED_STATUS);
-				goto out;
-			case RETRY:
-				break;
 			}
 			pthread_mutex_lock(&e->lock);
 			e->st.failures[fail]++;
 			pthread_mutex_unlock(&e->lock);
+			if (verdict == DROP) {
+				finish(e, n, OUT_FAILED_STATUS);
+				goto out;
+			}
 			if (res != CURLE_OK)
 				snprintf(reason, sizeof(reason), "%s (%s)", curl_easy_strerror(res),
 					 e->errbuf[0] ? e->errbuf : "no details");
 			else
 				snprintf(reason, sizeof(reason), "HTTP %ld", status);
-			if (fail == EXPORTER_FAIL_TLS)
-				log_limited(&e->rl_tls, LOG_LEVEL_ERROR, "export: TLS failure: %s; %s",
-					    reason, tls_hint(res));
 		}
 		report_drops(e);
 		delay = jitter(e, backoff);
@@ -1039,7 +1037,13 @@ static bool export_batch(struct exporter *e, uint32_t n)
 			finish(e, n, OUT_RETRIES_EXHAUSTED);
 			break;
 		}
-		if (sent <= 1)
+		if (!err && fail == EXPORTER_FAIL_TLS)
+			/* Rarely transient: every time (rate-limited), as an error, with a hint. */
+			log_limited(&e->rl_tls, LOG_LEVEL_ERROR,
+				    "export: TLS failure, retry in %llums: %s; %s",
+				    (unsigned long long)(delay / NSEC_PER_MSEC), reason,
+				    tls_hint(res));
+		else if (sent <= 1)
 			log_limited(&e->rl_retry, LOG_LEVEL_WARN, "export: %s, retry in %llums",
 				    reason, (unsigned long long)(delay / NSEC_PER_MSEC));
 		else

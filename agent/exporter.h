@@ -68,13 +68,13 @@ struct exporter_opts {
 	const char *user_agent;		/* NULL: "spanbpf/<version>" */
 	uint64_t retry_initial_ns;	/* first backoff, doubled per retry; 500 ms */
 	uint64_t retry_max_ns;		/* backoff and Retry-After cap; 30 s */
-	uint64_t retry_max_elapsed_ns;	/* give a batch up this long after its first try; 5 min */
+	uint64_t retry_max_elapsed_ns;	/* give a batch up this long after 1st try; 5 min */
 };
 
 /* Why a request did not deliver its batch (one per failed request). */
 enum exporter_failure {
 	EXPORTER_FAIL_CONNECT,		/* no connection, or it broke (refused, reset, DNS) */
-	EXPORTER_FAIL_TIMEOUT,		/* no answer within timeout_ns (or the stop deadline) */
+	EXPORTER_FAIL_TIMEOUT,		/* no answer within timeout_ns or the stop deadline */
 	EXPORTER_FAIL_TLS,		/* handshake, certificate or verification failure */
 	EXPORTER_FAIL_HTTP_429,		/* retried */
 	EXPORTER_FAIL_HTTP_502,		/* retried */
@@ -101,10 +101,10 @@ struct exporter_stats {
 	uint64_t queue_max;		/* gauge: queue capacity now */
 	/* outcomes */
 	uint64_t exported;		/* accepted by the collector (2xx, minus rejected) */
-	uint64_t dropped_queue_full;	/* refused by submit: queue full, stopping, or no memory */
+	uint64_t dropped_queue_full;	/* refused by submit: full, stopping or no memory */
 	uint64_t dropped_rejected;	/* refused by the collector in a 2xx partial_success */
-	uint64_t failed_status;		/* dropped on a non-retryable answer (other 4xx/5xx) */
-	uint64_t failed_retries_exhausted; /* still failing retry_max_elapsed_ns after the 1st try */
+	uint64_t failed_status;		/* dropped on a non-retryable answer (4xx, 5xx...) */
+	uint64_t failed_retries_exhausted; /* failing retry_max_elapsed_ns after the 1st try */
 	uint64_t undelivered_at_shutdown; /* queued or in flight when the stop deadline came */
 	uint64_t failed;		/* failed_status + failed_retries_exhausted + undelivered */
 	/* requests */

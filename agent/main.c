@@ -27,6 +27,7 @@
 #include "correlate.h"
 #include "exporter.h"
 #include "log.h"
+#include "metrics.h"
 #include "portscan.h"
 #include "probe.h"
 #include "selector.h"
@@ -35,6 +36,7 @@
 #define POLL_MS 10			/* ring buffer drain period */
 #define SWEEP_NS 100000000ull		/* tracker idle checks */
 #define SUMMARY_NS 60000000000ull	/* self-metrics summary line */
+#define METRICS_NS 1000000000ull	/* snapshot for the /metrics endpoint */
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -55,6 +57,7 @@ struct agent {
 	struct builder *builder;
 	struct correlator *correlator;
 	struct exporter *exporter;
+	struct metrics *metrics;
 	struct probe *probe;
 	bool console;
 	uint64_t events;
@@ -88,6 +91,10 @@ static void on_txn(const struct http_txn *txn, void *ctx)
 
 	correlator_on_txn(a->correlator, txn, &link);
 	if (!link.sampled)
+		return;
+	/* A scrape of the agent's own /metrics by a traced client: never a span. */
+	if (txn->role == SB_ROLE_CLIENT &&
+	    metrics_is_self_peer(a->metrics, txn->tuple.laddr, txn->tuple.raddr, txn->tuple.rport))
 		return;
 	span = builder_build_ex(a->builder, txn, link.parent.valid ? &link.parent : NULL, &link.self);
 	if (!span)
@@ -194,7 +201,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static void log_summary(struct agent *a, const char *when)
 {
-	uint64_t kc[SB_CNT_MAX] = { 0 };
+	uint64_t kc[SB_CNT_MAX] = { 0 }, failures = 0;
 	struct exporter_stats es;
 	struct tracker_stats ts;
 
@@ -202,13 +209,109 @@ static void log_summary(struct agent *a, const char *when)
 		probe_counters(a->probe, kc);
 	exporter_stats(a->exporter, &es);
 	tracker_stats(a->tracker, &ts);
+	for (int i = 0; i < EXPORTER_FAIL_MAX; i++)
+		failures += es.failures[i];
 	log_info("%s: events_read=%" PRIu64 " events_lost=%" PRIu64 " txns=%" PRIu64
-		 " spans_built=%" PRIu64 " spans_exported=%" PRIu64 " spans_dropped_queue_full=%" PRIu64
-		 " spans_dropped_rejected=%" PRIu64 " spans_failed=%" PRIu64 " export_requests=%" PRIu64
-		 " export_retries=%" PRIu64 " queue=%" PRIu64 " parse_errors=%" PRIu64,
+		 " spans_built=%" PRIu64 " spans_exported=%" PRIu64
+		 " spans_dropped_queue_full=%" PRIu64 " spans_dropped_rejected=%" PRIu64
+		 " spans_failed_status=%" PRIu64 " spans_failed_retries_exhausted=%" PRIu64
+		 " spans_undelivered_at_shutdown=%" PRIu64 " spans_failed=%" PRIu64
+		 " export_requests=%" PRIu64 " export_retries=%" PRIu64 " export_failures=%" PRIu64
+		 " queue=%" PRIu64 " parse_errors=%" PRIu64,
 		 when, a->events, kc[SB_CNT_RB_FULL], ts.txns, a->spans_built, es.exported,
-		 es.dropped_queue_full, es.dropped_rejected, es.failed, es.requests, es.retries,
-		 es.queued, ts.parse_errors);
+		 es.dropped_queue_full, es.dropped_rejected, es.failed_status,
+		 es.failed_retries_exhausted, es.undelivered_at_shutdown, es.failed, es.requests,
+		 es.retries, failures, es.queued + es.in_flight, ts.parse_errors);
+}
+
+/* The reader thread's counters for /metrics (only this thread may read them). */
+static void publish_metrics(struct agent *a)
+{
+	static const char links_help[] = "Spans given a parent, by how.";
+	struct metrics_snapshot *s = calloc(1, sizeof(*s));
+	uint64_t kc[SB_CNT_MAX] = { 0 };
+	struct correlator_stats cs;
+	struct tracker_stats ts;
+
+	if (!s)
+		return;
+	probe_counters(a->probe, kc);
+	tracker_stats(a->tracker, &ts);
+	correlator_stats(a->correlator, &cs);
+	metrics_add(s, "spanbpf_events_read_total", "Records read from the kernel ring buffer.",
+		    METRIC_COUNTER, NULL, (double)a->events);
+	metrics_add(s, "spanbpf_events_lost_total",
+		    "Records the kernel could not queue: ring buffer full.", METRIC_COUNTER, NULL,
+		    (double)kc[SB_CNT_RB_FULL]);
+	metrics_add(s, "spanbpf_events_bad_total", "Records refused as malformed.",
+		    METRIC_COUNTER, NULL, (double)(a->bad_records + ts.bad_events));
+	metrics_add(s, "spanbpf_syscalls_unpaired_total",
+		    "Syscall exits whose entry the kernel side did not see.", METRIC_COUNTER, NULL,
+		    (double)kc[SB_CNT_ARGS_MISSED]);
+	metrics_add(s, "spanbpf_connections_not_http_total",
+		    "Connections classified as not HTTP/1.x.", METRIC_COUNTER, NULL,
+		    (double)kc[SB_CNT_NOT_HTTP]);
+	metrics_add(s, "spanbpf_connections_active", "Connections followed by the tracker.",
+		    METRIC_GAUGE, NULL, (double)ts.conns_active);
+	metrics_add(s, "spanbpf_http_requests_total", "HTTP request heads parsed.",
+		    METRIC_COUNTER, NULL, (double)ts.requests);
+	metrics_add(s, "spanbpf_http_exchanges_total", "HTTP exchanges finished.", METRIC_COUNTER,
+		    NULL, (double)ts.txns);
+	metrics_add(s, "spanbpf_http_parse_errors_total",
+		    "HTTP heads or chunked framing that did not parse.", METRIC_COUNTER, NULL,
+		    (double)ts.parse_errors);
+	metrics_add(s, "spanbpf_http_lost_sync_total",
+		    "Times a direction of a connection lost sync (bytes not captured).",
+		    METRIC_COUNTER, NULL, (double)ts.lost_sync);
+	metrics_add(s, "spanbpf_http_requests_dropped_total",
+		    "Requests never reported (tables full, evictions).", METRIC_COUNTER, NULL,
+		    (double)ts.requests_dropped);
+	metrics_add(s, "spanbpf_spans_unsampled_total", "Exchanges not exported by sampling.",
+		    METRIC_COUNTER, NULL, (double)cs.unsampled);
+	metrics_add(s, "spanbpf_spans_built_total", "Spans built.", METRIC_COUNTER, NULL,
+		    (double)a->spans_built);
+	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"wire\"",
+		    (double)cs.linked_wire);
+	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"tuple\"",
+		    (double)cs.linked_tuple);
+	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"thread\"",
+		    (double)cs.linked_thread);
+	metrics_publish(a->metrics, s);
+	free(s);
+}
+
+/* Per scrape, on the metrics thread: exporter_stats() is safe from there. */
+static void live_metrics(void *ctx, struct metrics_snapshot *s)
+{
+	struct agent *a = ctx;
+	struct exporter_stats es;
+
+	exporter_stats(a->exporter, &es);
+	metrics_add_exporter(s, &es);
+}
+
+/* The exporter's settings from a config (at start, and for a reload). */
+static void exporter_opts_from_config(const struct config *c, struct exporter_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->endpoint = c->exporter_endpoint;
+	o->compression = c->compression;
+	o->headers = c->exporter_headers;
+	o->nheaders = c->nexporter_headers;
+	o->tls_ca_file = c->exporter_tls_ca_file;
+	o->tls_cert_file = c->exporter_tls_cert_file;
+	o->tls_key_file = c->exporter_tls_key_file;
+	o->tls_insecure_skip_verify = c->exporter_tls_insecure_skip_verify;
+	o->batch_max_spans = c->batch_max_spans;
+	o->batch_timeout_ns = c->batch_timeout_ns;
+	o->queue_max_spans = c->queue_max_spans;
+	o->timeout_ns = c->exporter_timeout_ns;
+	o->retry_initial_ns = c->retry_initial_interval_ns;
+	o->retry_max_ns = c->retry_max_interval_ns;
+	/* 0 in the file means "no limit"; 0 here would mean the default. */
+	o->retry_max_elapsed_ns = c->retry_max_elapsed_time_ns ? c->retry_max_elapsed_time_ns :
+								 UINT64_MAX;
+	o->user_agent = "spanbpf/" SPANBPF_VERSION;
 }
 
 static void usage(FILE *f)
@@ -388,6 +491,7 @@ static void reload_config(struct agent *a)
 	struct config *next = malloc(sizeof(*next));
 	struct probe_filters filters;
 	const char *inc[CONFIG_MAX_GLOBS], *exc[CONFIG_MAX_GLOBS];
+	struct exporter_opts eopts;
 	int err;
 
 	if (!next) {
@@ -401,11 +505,21 @@ static void reload_config(struct agent *a)
 		free(next);
 		return;
 	}
-	if (strcmp(next->exporter_endpoint, a->cfg.exporter_endpoint) != 0 ||
-	    next->compression != a->cfg.compression ||
-	    next->batch_max_spans != a->cfg.batch_max_spans ||
-	    next->batch_timeout_ns != a->cfg.batch_timeout_ns)
-		log_warn("SIGHUP: exporter and batch settings take effect at the next restart");
+	/* Export settings first: the one step that can still refuse the new file. */
+	exporter_opts_from_config(next, &eopts);
+	if (exporter_reconfigure(a->exporter, &eopts)) {
+		log_error("SIGHUP: the export settings were refused (above); keeping the running "
+			  "configuration");
+		free(next);
+		return;
+	}
+	if (strcmp(next->metrics_listen, a->cfg.metrics_listen) != 0) {
+		metrics_stop(a->metrics);
+		a->metrics = next->metrics_listen[0] ?
+				     metrics_start(next->metrics_listen, live_metrics, a) : NULL;
+		if (next->metrics_listen[0] && !a->metrics)
+			log_error("SIGHUP: no /metrics endpoint until the next reload");
+	}
 	a->cfg = *next;
 	free(next);
 	builder_reset_resources(a->builder);
@@ -441,7 +555,7 @@ int main(int argc, char **argv)
 	struct probe_filters filters;
 	const char *inc_names[CONFIG_MAX_GLOBS], *exc_names[CONFIG_MAX_GLOBS];
 	struct sigaction sa = { 0 };
-	uint64_t next_sweep, next_summary;
+	uint64_t next_sweep, next_summary, next_metrics;
 	char host[256];
 	int opt, err, undelivered, rc = 1;
 
@@ -501,18 +615,7 @@ int main(int argc, char **argv)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 
-	eopts.endpoint = a.cfg.exporter_endpoint;
-	eopts.compression = a.cfg.compression;
-	eopts.batch_max_spans = a.cfg.batch_max_spans;
-	eopts.batch_timeout_ns = a.cfg.batch_timeout_ns;
-	eopts.queue_max_spans = a.cfg.queue_max_spans;
-	eopts.timeout_ns = a.cfg.exporter_timeout_ns;
-	eopts.retry_initial_ns = a.cfg.retry_initial_interval_ns;
-	eopts.retry_max_ns = a.cfg.retry_max_interval_ns;
-	/* 0 in the file means "no limit"; 0 here would mean the default. */
-	eopts.retry_max_elapsed_ns = a.cfg.retry_max_elapsed_time_ns ? a.cfg.retry_max_elapsed_time_ns
-								      : UINT64_MAX;
-	eopts.user_agent = "spanbpf/" SPANBPF_VERSION;
+	exporter_opts_from_config(&a.cfg, &eopts);
 	a.exporter = exporter_start(&eopts);
 	if (!a.exporter) {
 		log_error("starting the exporter failed");
@@ -532,6 +635,11 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
+	if (a.cfg.metrics_listen[0]) {
+		a.metrics = metrics_start(a.cfg.metrics_listen, live_metrics, &a);
+		if (!a.metrics)
+			goto out;
+	}
 
 	popts.self_tgid = (uint32_t)getpid();
 	filters_from_config(&a.cfg, &filters, inc_names, exc_names);
@@ -549,6 +657,7 @@ int main(int argc, char **argv)
 
 	next_sweep = now_mono_ns() + SWEEP_NS;
 	next_summary = now_mono_ns() + SUMMARY_NS;
+	next_metrics = now_mono_ns();
 	while (!stop_requested) {
 		uint64_t now;
 
@@ -571,6 +680,10 @@ int main(int argc, char **argv)
 			log_summary(&a, "summary");
 			next_summary = now + SUMMARY_NS;
 		}
+		if (a.metrics && now >= next_metrics) {
+			publish_metrics(&a);
+			next_metrics = now + METRICS_NS;
+		}
 	}
 	if (stop_requested)
 		log_info("received %s: draining and flushing (up to %.1fs)",
@@ -584,11 +697,14 @@ out:
 	if (a.exporter) {
 		/* The probe's counters are read once more by the last summary line. */
 		undelivered = exporter_shutdown(a.exporter, a.cfg.shutdown_timeout_ns);
+		log_info("exit: %d span(s) could not be delivered", undelivered);
+		/* The last line: every outcome counted. */
 		if (a.tracker)
 			log_summary(&a, "final");
-		log_info("exit: %d span(s) could not be delivered", undelivered);
-		exporter_free(a.exporter);
 	}
+	/* Before the exporter goes: a scrape reads its counters. */
+	metrics_stop(a.metrics);
+	exporter_free(a.exporter);
 	probe_close(a.probe);
 	a.probe = NULL;
 	tracker_free(a.tracker);

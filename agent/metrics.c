@@ -43,6 +43,8 @@ struct metrics {
 	struct MHD_Daemon *daemon;
 	int fd;
 	uint16_t port;
+	bool any;		/* listening on every address */
+	uint8_t addr[16];	/* else this one, IPv4 mapped */
 	metrics_live_fn live;
 	void *ctx;
 	pthread_mutex_t lock;
@@ -243,14 +245,15 @@ static void add_process(struct metrics_snapshot *s)
 	f = fopen("/proc/self/statm", "re");
 	if (f) {
 		if (fscanf(f, "%lu %lu", &pages_total, &pages_rss) == 2)
-			metrics_add(s, "process_resident_memory_bytes", "Resident memory size in bytes.",
-				    METRIC_GAUGE, NULL,
+			metrics_add(s, "process_resident_memory_bytes",
+				    "Resident memory size in bytes.", METRIC_GAUGE, NULL,
 				    (double)pages_rss * (double)sysconf(_SC_PAGESIZE));
 		fclose(f);
 	}
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		metrics_add(s, "process_cpu_seconds_total",
-			    "Total user and system CPU time spent in seconds.", METRIC_COUNTER, NULL,
+			    "Total user and system CPU time spent in seconds.", METRIC_COUNTER,
+			    NULL,
 			    (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
 				    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
@@ -417,13 +420,42 @@ static int listen_on(struct sockaddr_storage *addr, socklen_t len, bool any)
 	return fd;
 }
 
+/* Remember the address and port listened on, IPv4 mapped as the kernel side has them. */
+static void note_bound(struct metrics *m, const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+
+		m->port = ntohs(a6->sin6_port);
+		memcpy(m->addr, &a6->sin6_addr, 16);
+		m->any = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+
+		m->port = ntohs(a4->sin_port);
+		memset(m->addr, 0, 10);
+		m->addr[10] = m->addr[11] = 0xff;
+		memcpy(m->addr + 12, &a4->sin_addr, 4);
+		m->any = a4->sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+}
+
+bool metrics_is_self_peer(const struct metrics *m, const uint8_t laddr[16],
+			  const uint8_t raddr[16], uint16_t rport)
+{
+	if (!m || rport != m->port)
+		return false;
+	if (m->any)
+		return memcmp(raddr, laddr, 16) == 0;
+	return memcmp(raddr, m->addr, 16) == 0;
+}
+
 struct metrics *metrics_start(const char *listen, metrics_live_fn live, void *ctx)
 {
 	struct sockaddr_storage addr, bound;
 	socklen_t len, blen = sizeof(bound);
 	sigset_t all, old;
 	struct metrics *m;
-	bool any;
 	int fd, err;
 
 	err = metrics_parse_listen(listen, &addr, &len);
@@ -433,8 +465,7 @@ struct metrics *metrics_start(const char *listen, metrics_live_fn live, void *ct
 		errno = -err;
 		return NULL;
 	}
-	any = listen[0] == ':';
-	fd = listen_on(&addr, len, any);
+	fd = listen_on(&addr, len, listen[0] == ':');
 	if (fd < 0) {
 		log_error("metrics: cannot listen on %s: %s", listen, strerror(-fd));
 		errno = -fd;
@@ -451,9 +482,7 @@ struct metrics *metrics_start(const char *listen, metrics_live_fn live, void *ct
 	m->ctx = ctx;
 	pthread_mutex_init(&m->lock, NULL);
 	if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
-		m->port = ntohs(bound.ss_family == AF_INET6 ?
-					((struct sockaddr_in6 *)&bound)->sin6_port :
-					((struct sockaddr_in *)&bound)->sin_port);
+		note_bound(m, &bound);
 
 	/* libmicrohttpd's thread inherits this mask: signals belong to the main thread. */
 	sigfillset(&all);
@@ -464,7 +493,8 @@ struct metrics *metrics_start(const char *listen, metrics_live_fn live, void *ct
 				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned int)CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!m->daemon) {

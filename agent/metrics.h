@@ -93,6 +93,18 @@ struct metrics *metrics_start(const char *listen, metrics_live_fn live, void *ct
 /* The port actually listened on (useful with port 0). */
 uint16_t metrics_port(const struct metrics *m);
 
+/*
+ * Whether a traced connection with these ends (16-byte addresses, IPv4
+ * mapped into IPv6 as in struct sb_tuple) is a client of this endpoint: its
+ * remote port is ours and its remote address is the one listened on or,
+ * when listening on every address, its own local address (a connection to
+ * an address of this host has it on both ends).  The kernel side skips the
+ * agent's own syscalls but not its scrapers': drop those exchanges with
+ * this, so /metrics never becomes spans.  NULL m: false.
+ */
+bool metrics_is_self_peer(const struct metrics *m, const uint8_t laddr[16],
+			  const uint8_t raddr[16], uint16_t rport);
+
 /* Replace the published snapshot (copied); any thread.  NULL m is fine. */
 void metrics_publish(struct metrics *m, const struct metrics_snapshot *s);
 

@@ -30,7 +30,7 @@
  */
 struct otlp_span {
 	struct otlp_span *next;		/* linkage for whoever holds it (queue, batch) */
-	struct resource *resource;	/* counted reference; NULL: a resource without attributes */
+	struct resource *resource;	/* counted reference; NULL: no resource attributes */
 	uint32_t len;			/* bytes in pb */
 	uint8_t pb[];			/* the Span message: no tag, no length prefix */
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,7 +470,7 @@ static struct exporter_opts base_opts(char *url, size_t len, uint16_t port)
 		.endpoint = url,
 		.compression = COMPRESSION_NONE,
 		.batch_max_spans = 10,
-		.batch_timeout_ns = 30000 * MS,	/* batches leave when full: scripts stay in step */
+		.batch_timeout_ns = 30000 * MS,	/* batches leave when full: in step */
 		.timeout_ns = 2000 * MS,
 		.retry_initial_ns = 20 * MS,
 		.retry_max_ns = 200 * MS,
@@ -502,6 +503,22 @@ static bool wait_settled(struct exporter *e, uint64_t n, unsigned int ms)
 			return false;
 		sleep_ms(2);
 	}
+}
+
+/* Every span offered is in exactly one outcome, or still queued or in flight. */
+static void assert_accounted(const struct exporter_stats *st)
+{
+	uint64_t sum = st->dropped_queue_full + st->exported + st->dropped_rejected +
+		       st->failed_status + st->failed_retries_exhausted +
+		       st->undelivered_at_shutdown + st->queued + st->in_flight;
+	uint64_t fails = 0;
+
+	assert_int_equal(st->submitted, sum);
+	assert_int_equal(st->failed, st->failed_status + st->failed_retries_exhausted +
+					     st->undelivered_at_shutdown);
+	for (int i = 0; i < EXPORTER_FAIL_MAX; i++)
+		fails += st->failures[i];
+	assert_true(fails <= st->requests);
 }
 
 static struct resource *res;
@@ -685,6 +702,10 @@ static void test_retry_then_success(void **state)
 	assert_int_equal(st.failed, 0);
 	assert_int_equal(st.requests, 4);
 	assert_int_equal(st.retries, 3);
+	assert_int_equal(st.failures[EXPORTER_FAIL_CONNECT], 1);
+	assert_int_equal(st.failures[EXPORTER_FAIL_HTTP_503], 1);
+	assert_int_equal(st.failures[EXPORTER_FAIL_HTTP_429], 1);
+	assert_accounted(&st);
 	assert_true(st.bytes_sent > 0);
 	assert_true(now_ns() - t0 < 5000 * MS);
 
@@ -764,9 +785,13 @@ static void test_non_retryable(void **state)
 	log = capture_stderr_end(saved, path);
 
 	assert_int_equal(st.failed, 9);
+	assert_int_equal(st.failed_status, 9);
 	assert_int_equal(st.exported, 3);
 	assert_int_equal(st.requests, 4);
 	assert_int_equal(st.retries, 0);
+	assert_int_equal(st.failures[EXPORTER_FAIL_HTTP_4XX], 2);
+	assert_int_equal(st.failures[EXPORTER_FAIL_HTTP_5XX], 1);
+	assert_accounted(&st);
 	assert_int_equal(srv.nreqs, 4);
 	assert_non_null(strstr(log, "HTTP 400: bad request:?? field  nope"));
 	assert_non_null(strstr(log, "HTTP 400: spans malformed"));
@@ -809,6 +834,8 @@ static void test_partial_success(void **state)
 	st = stats(e);
 	assert_int_equal(st.dropped_rejected, 7);
 	assert_int_equal(st.exported, 8);
+	assert_int_equal(st.failed, 0);
+	assert_accounted(&st);
 	assert_int_equal(exporter_stop(e, 1000 * MS), 0);
 	server_stop();
 }
@@ -850,11 +877,19 @@ static void test_queue_full_and_stop_in_flight(void **state)
 	assert_int_equal(st.dropped_queue_full, 6);
 	assert_int_equal(st.queued, 4);
 
+	assert_int_equal(st.in_flight, 2);
+	assert_accounted(&st);
 	t0 = now_ns();
-	assert_int_equal(exporter_stop(e, 300 * MS), 6);
+	assert_int_equal(exporter_shutdown(e, 300 * MS), 6);
 	d = now_ns() - t0;
 	assert_true(d >= 250 * MS);
 	assert_true(d < 1000 * MS);
+	st = stats(e);
+	assert_int_equal(st.undelivered_at_shutdown, 6);
+	assert_int_equal(st.queued + st.in_flight, 0);
+	assert_int_equal(st.failures[EXPORTER_FAIL_TIMEOUT], 1);	/* cut at the deadline */
+	assert_accounted(&st);
+	exporter_free(e);
 	server_stop();
 }
 
@@ -919,10 +954,16 @@ static void test_stop_server_gone(void **state)
 	assert_true(st.requests >= 2);
 	assert_int_equal(st.exported, 0);
 
+	assert_true(st.failures[EXPORTER_FAIL_CONNECT] >= 2);
+	assert_int_equal(st.failures[EXPORTER_FAIL_CONNECT], st.requests);
 	t0 = now_ns();
-	assert_int_equal(exporter_stop(e, 300 * MS), 10);
+	assert_int_equal(exporter_shutdown(e, 300 * MS), 10);
 	d = now_ns() - t0;
 	assert_true(d < 800 * MS);
+	st = stats(e);
+	assert_int_equal(st.undelivered_at_shutdown, 10);
+	assert_accounted(&st);
+	exporter_free(e);
 	close(fd);
 }
 
@@ -949,9 +990,12 @@ static void test_retry_budget(void **state)
 	assert_true(wait_settled(e, 2, 3000));
 	st = stats(e);
 	assert_int_equal(st.failed, 2);
+	assert_int_equal(st.failed_retries_exhausted, 2);
 	assert_int_equal(st.exported, 0);
 	assert_true(st.requests >= 3);
 	assert_int_equal(st.retries, st.requests - 1);
+	assert_int_equal(st.failures[EXPORTER_FAIL_HTTP_503], st.requests);
+	assert_accounted(&st);
 	assert_int_equal(exporter_stop(e, 1000 * MS), 0);
 	server_stop();
 }
@@ -995,6 +1039,335 @@ static void test_parse_retry_after(void **state)
 	assert_int_equal(exporter_parse_retry_after("", date, &ns), -1);
 }
 
+/* Configured headers are sent; empty values and the exporter's own names are not. */
+static void test_headers(void **state)
+{
+	static const struct config_kv hdrs[] = {
+		{ "Authorization", "Bearer s3cret" },
+		{ "X-Empty", "" },
+		{ "x-tenant", "t1" },
+		{ "Content-Type", "text/plain" },
+		{ "X-Bad", "a\r\nInjected: yes" },
+	};
+	char url[64];
+	struct exporter_opts o;
+	struct exporter *e;
+	const char *p;
+	int n = 0;
+
+	server_start(NULL, 0);
+	o = base_opts(url, sizeof(url), srv.port);
+	o.batch_max_spans = 2;
+	o.headers = hdrs;
+	o.nheaders = sizeof(hdrs) / sizeof(hdrs[0]);
+	e = exporter_start(&o);
+	assert_non_null(e);
+	assert_true(exporter_submit(e, mk_span(res)));
+	assert_true(exporter_submit(e, mk_span(res)));
+	assert_true(wait_settled(e, 2, 3000));
+	assert_int_equal(exporter_stop(e, 1000 * MS), 0);
+	server_stop();
+
+	assert_int_equal(srv.nreqs, 1);
+	assert_true(header_is(srv.reqs[0].head, "Authorization", "Bearer s3cret"));
+	assert_true(header_is(srv.reqs[0].head, "x-tenant", "t1"));
+	assert_null(find_header(srv.reqs[0].head, "X-Empty"));
+	assert_null(find_header(srv.reqs[0].head, "X-Bad"));
+	assert_null(find_header(srv.reqs[0].head, "Injected"));
+	assert_true(header_is(srv.reqs[0].head, "Content-Type", "application/x-protobuf"));
+	for (p = strcasestr(srv.reqs[0].head, "\r\ncontent-type:"); p;
+	     p = strcasestr(p + 1, "\r\ncontent-type:"))
+		n++;
+	assert_int_equal(n, 1);
+}
+
+/* A collector that hangs past the timeout: a timeout failure, retried, delivered once. */
+static void test_timeout_then_ok(void **state)
+{
+	static const enum action script[] = { A_HANG, A_OK };
+	char url[64];
+	struct exporter_opts o;
+	struct exporter *e;
+	struct exporter_stats st;
+	uint64_t first = next_id;
+
+	server_start(script, 2);
+	o = base_opts(url, sizeof(url), srv.port);
+	o.batch_max_spans = 3;
+	o.timeout_ns = 300 * MS;
+	e = exporter_start(&o);
+	assert_non_null(e);
+	for (int i = 0; i < 3; i++)
+		assert_true(exporter_submit(e, mk_span(res)));
+	assert_true(wait_settled(e, 3, 5000));
+	st = stats(e);
+	assert_int_equal(st.exported, 3);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(st.failures[EXPORTER_FAIL_TIMEOUT], 1);
+	assert_accounted(&st);
+	assert_int_equal(exporter_stop(e, 1000 * MS), 0);
+	server_stop();
+
+	assert_int_equal(srv.nreqs, 2);
+	assert_true(srv.reqs[1].at_ns - srv.reqs[0].at_ns >= 290 * MS);
+	for (uint64_t id = first; id < first + 3; id++)
+		assert_int_equal(delivered_count(id), 1);
+}
+
+/*
+ * Collector down, then the endpoint is changed to a live one: the batch being
+ * retried goes there at once (with the encoding it was made with), the queue
+ * follows with the new headers and compression, nothing is lost or doubled.
+ */
+static void test_reconfigure_endpoint(void **state)
+{
+	static const struct config_kv hdrs[] = { { "X-Reloaded", "yes" } };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	char dead[64], live[64];
+	struct exporter_opts o;
+	struct exporter *e;
+	struct exporter_stats st;
+	uint64_t first = next_id, t0;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	o = base_opts(dead, sizeof(dead), ntohs(sa.sin_port));
+	o.batch_max_spans = 4;
+	o.retry_initial_ns = 2000 * MS;	/* only the new settings can end this wait early */
+	o.retry_max_ns = 5000 * MS;
+	e = exporter_start(&o);
+	assert_non_null(e);
+	for (int i = 0; i < 10; i++)
+		assert_true(exporter_submit(e, mk_span(res)));
+	sleep_ms(200);
+	st = stats(e);
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.failures[EXPORTER_FAIL_CONNECT], 1);
+	assert_int_equal(st.in_flight, 4);
+	assert_int_equal(st.queued, 6);
+	assert_accounted(&st);
+
+	server_start(NULL, 0);
+	o = base_opts(live, sizeof(live), srv.port);
+	o.batch_max_spans = 4;
+	o.compression = COMPRESSION_GZIP;
+	o.headers = hdrs;
+	o.nheaders = 1;
+	t0 = now_ns();
+	assert_int_equal(exporter_reconfigure(e, &o), 0);
+	assert_true(wait_reqs(1, 1000));
+	assert_true(now_ns() - t0 < 1000 * MS);
+	/* The 2 left over are a partial batch: they leave at stop. */
+	assert_true(wait_settled(e, 8, 5000));
+	st = stats(e);
+	assert_int_equal(st.exported, 8);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(exporter_shutdown(e, 1000 * MS), 0);
+	st = stats(e);
+	assert_int_equal(st.exported, 10);
+	assert_int_equal(st.failed, 0);
+	assert_accounted(&st);
+	exporter_free(e);
+	server_stop();
+	close(fd);
+
+	assert_int_equal(srv.nreqs, 3);
+	/* The retried batch keeps the identity body it was encoded with. */
+	assert_null(find_header(srv.reqs[0].head, "Content-Encoding"));
+	assert_true(header_is(srv.reqs[1].head, "Content-Encoding", "gzip"));
+	assert_true(header_is(srv.reqs[2].head, "Content-Encoding", "gzip"));
+	for (size_t i = 0; i < 3; i++)
+		assert_true(header_is(srv.reqs[i].head, "X-Reloaded", "yes"));
+	assert_int_equal(srv.reqs[0].nids + srv.reqs[1].nids + srv.reqs[2].nids, 10);
+	for (uint64_t id = first; id < first + 10; id++)
+		assert_int_equal(delivered_count(id), 1);
+}
+
+/* A smaller queue applies to new spans only; a bad reconfigure changes nothing. */
+static void test_reconfigure_queue(void **state)
+{
+	static const enum action script[] = { A_HANG };
+	char url[64];
+	struct exporter_opts o;
+	struct exporter *e;
+	struct exporter_stats st;
+
+	server_start(script, 1);
+	o = base_opts(url, sizeof(url), srv.port);
+	o.batch_max_spans = 2;
+	o.queue_max_spans = 8;
+	o.timeout_ns = 30000 * MS;
+	e = exporter_start(&o);
+	assert_non_null(e);
+	assert_true(exporter_submit(e, mk_span(res)));
+	assert_true(exporter_submit(e, mk_span(res)));
+	assert_true(wait_reqs(1, 3000));
+	for (int i = 0; i < 8; i++)
+		assert_true(exporter_submit(e, mk_span(res)));
+	assert_false(exporter_submit(e, mk_span(res)));
+
+	o.queue_max_spans = 3;
+	assert_int_equal(exporter_reconfigure(e, &o), 0);
+	assert_false(exporter_submit(e, mk_span(res)));
+	st = stats(e);
+	assert_int_equal(st.queued, 8);	/* nothing queued was lost */
+	assert_int_equal(st.queue_max, 3);
+	assert_int_equal(st.dropped_queue_full, 2);
+
+	o.endpoint = "gopher://nowhere";
+	assert_int_equal(exporter_reconfigure(e, &o), -EINVAL);
+	o.endpoint = url;
+	o.compression = 7;
+	assert_int_equal(exporter_reconfigure(e, &o), -EINVAL);
+	o.compression = COMPRESSION_NONE;
+	o.tls_cert_file = "/etc/hostname";
+	assert_int_equal(exporter_reconfigure(e, &o), -EINVAL);	/* cert without key */
+	o.tls_cert_file = NULL;
+	o.tls_key_file = "/etc/hostname";
+	assert_int_equal(exporter_reconfigure(e, &o), -EINVAL);	/* key without cert */
+	o.tls_key_file = "";
+	assert_int_equal(stats(e).queue_max, 3);
+
+	o.queue_max_spans = 20;
+	assert_int_equal(exporter_reconfigure(e, &o), 0);
+	assert_true(exporter_submit(e, mk_span(res)));
+	st = stats(e);
+	assert_int_equal(st.queued, 9);
+	assert_int_equal(st.in_flight, 2);
+	assert_accounted(&st);
+
+	assert_int_equal(exporter_shutdown(e, 200 * MS), 11);
+	st = stats(e);
+	assert_int_equal(st.undelivered_at_shutdown, 11);
+	assert_int_equal(st.submitted, 13);
+	assert_accounted(&st);
+	assert_int_equal(exporter_reconfigure(e, &o), -EINVAL);	/* stopped */
+	exporter_free(e);
+	server_stop();
+}
+
+/* Every outcome in one run, each counted once, and the sum always holds. */
+static void test_outcomes(void **state)
+{
+	static const enum action script[] = { A_OK, A_PARTIAL, A_400, A_503, A_503, A_503,
+					      A_503, A_503, A_503, A_503, A_503, A_503 };
+	char url[64];
+	struct exporter_opts o;
+	struct exporter *e;
+	struct exporter_stats st;
+	int dropped = 0;
+
+	server_start(script, sizeof(script) / sizeof(script[0]));
+	pthread_mutex_lock(&srv.lock);
+	srv.rejected = 1;
+	pthread_mutex_unlock(&srv.lock);
+	o = base_opts(url, sizeof(url), srv.port);
+	o.batch_max_spans = 3;
+	o.queue_max_spans = 3;
+	o.retry_initial_ns = 10 * MS;
+	o.retry_max_ns = 20 * MS;
+	o.retry_max_elapsed_ns = 100 * MS;
+	e = exporter_start(&o);
+	assert_non_null(e);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 3; i++)
+			assert_true(exporter_submit(e, mk_span(res)));
+		assert_true(wait_settled(e, 3 * ((uint64_t)round + 1), 3000));
+		assert_accounted((st = stats(e), &st));
+	}
+	/* Queue full: 3 fit, the rest is refused. */
+	o.timeout_ns = 30000 * MS;
+	for (int i = 0; i < 3; i++)
+		assert_true(exporter_submit(e, mk_span(res)));
+	for (int i = 0; i < 4; i++)
+		dropped += !exporter_submit(e, mk_span(res));
+	st = stats(e);
+	assert_true(dropped >= 1);
+	assert_accounted(&st);
+	assert_int_equal(exporter_shutdown(e, 0), (int)(st.queued + st.in_flight));
+	st = stats(e);
+	exporter_free(e);
+	server_stop();
+
+	assert_int_equal(st.submitted, 19);
+	assert_int_equal(st.exported, 3 + 2);
+	assert_int_equal(st.dropped_rejected, 1);
+	assert_int_equal(st.failed_status, 3);
+	assert_int_equal(st.failed_retries_exhausted, 3);
+	assert_int_equal(st.dropped_queue_full, (uint64_t)dropped);
+	assert_int_equal(st.undelivered_at_shutdown, 7 - (uint64_t)dropped);
+	assert_int_equal(st.failures[EXPORTER_FAIL_HTTP_4XX], 1);
+	assert_true(st.failures[EXPORTER_FAIL_HTTP_503] >= 2);
+	assert_accounted(&st);
+}
+
+/* A span as the builder makes one: about a dozen attributes. */
+static struct span *mk_real_span(struct resource *r, int i)
+{
+	struct span *s = mk_span(r);
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/users/%d/orders", 100000 + i);
+	s->has_parent = true;
+	memset(s->parent_span_id, 0x11, 8);
+	span_add_str(s, "url.path", path);
+	span_add_str(s, "url.scheme", "http");
+	span_add_str(s, "http.route", "/api/v1/users/{id}/orders");
+	span_add_str(s, "server.address", "127.0.0.1");
+	span_add_int(s, "server.port", 8080);
+	span_add_str(s, "client.address", "127.0.0.1");
+	span_add_str(s, "network.peer.address", "127.0.0.1");
+	span_add_int(s, "network.peer.port", 40000 + i % 20000);
+	span_add_str(s, "network.protocol.version", "1.1");
+	span_add_str(s, "user_agent.original", "curl/7.88.1");
+	span_add_int(s, "http.response.body.size", 1234);
+	return s;
+}
+
+/*
+ * What a queued span costs on the heap: a span as the builder makes one,
+ * queued while nothing can be sent (a struct span would be about 1.5 KiB).
+ */
+static void test_queue_memory(void **state)
+{
+	enum { N = 10000 };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	char url[64];
+	struct exporter_opts o;
+	struct exporter *e;
+	struct mallinfo2 m0, m1;
+	size_t per_span;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	o = base_opts(url, sizeof(url), ntohs(sa.sin_port));
+	o.batch_max_spans = 65536;	/* nothing leaves: the timer is far away */
+	o.batch_timeout_ns = 3600000 * MS;
+	o.queue_max_spans = N;
+	e = exporter_start(&o);
+	assert_non_null(e);
+	m0 = mallinfo2();
+	for (int i = 0; i < N; i++)
+		assert_true(exporter_submit(e, mk_real_span(res, i)));
+	m1 = mallinfo2();
+	per_span = (m1.uordblks - m0.uordblks) / N;
+	print_message("queued span: %zu bytes on the heap (%.1f MiB per 10k)\n", per_span,
+		      (double)(m1.uordblks - m0.uordblks) / N * 10000 / (1 << 20));
+	assert_true(per_span < 640);
+	assert_int_equal(stats(e).queued, N);
+	assert_int_equal(exporter_stop(e, 0), N);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1010,6 +1383,12 @@ int main(void)
 		cmocka_unit_test(test_stop_flushes),
 		cmocka_unit_test(test_stop_server_gone),
 		cmocka_unit_test(test_retry_budget),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_timeout_then_ok),
+		cmocka_unit_test(test_reconfigure_endpoint),
+		cmocka_unit_test(test_reconfigure_queue),
+		cmocka_unit_test(test_outcomes),
+		cmocka_unit_test(test_queue_memory),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

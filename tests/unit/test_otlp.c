@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for otlp.c: encode, decode back with protobuf-c, gzip, responses. */
+/* Unit tests for otlp.c: encode, frame, decode back with protobuf-c, gzip, responses. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -487,6 +488,144 @@ static void test_decode_response(void **state)
 					      msg, sizeof(msg)), -EBADMSG);
 }
 
+/*
+ * The hand-written framing is byte for byte what protobuf-c packs for the
+ * same message: unpack and pack again, compare.
+ */
+static void test_frame_is_canonical(void **state)
+{
+	enum { N = 700 };
+	struct resource *res[3] = { resource_new(1), resource_new(2), NULL };
+	struct otlp_span *enc[N];
+	struct span *s;
+	pb_request *req;
+	uint8_t *buf, *again;
+	size_t len, len2, nspans = 0;
+	char name[256];
+
+	assert_int_equal(resource_add_str(res[0], "service.name", "one"), 0);
+	assert_int_equal(resource_add_str(res[1], "service.name", "tw\xffo"), 0);
+	for (int i = 0; i < N; i++) {
+		/* Name lengths cross 127: two-byte length prefixes. */
+		snprintf(name, sizeof(name), "GET /%0*d", i % 200, i);
+		s = mk_span(res[i % 3], (uint8_t)i, name);
+		s->kind = SPAN_KIND_SERVER;
+		if (i % 2)
+			assert_int_equal(span_add_str(s, "url.path", name + 4), 0);
+		assert_int_equal(otlp_span_encode(s, &enc[i]), 0);
+		assert_ptr_equal(enc[i]->resource, res[i % 3]);
+		span_free(s);
+	}
+	/* The span holds its own reference: the resource outlives our ones. */
+	assert_int_equal(atomic_load(&res[0]->refs), 1 + (N + 2) / 3);
+
+	assert_int_equal(otlp_frame(enc, N, &buf, &len), 0);
+	req = unpack(buf, len);
+	assert_int_equal(req->n_resource_spans, 3);
+	for (size_t i = 0; i < req->n_resource_spans; i++) {
+		size_t k = req->resource_spans[i]->scope_spans[0]->n_spans;
+
+		assert_scope(req->resource_spans[i], k);
+		nspans += k;
+	}
+	assert_int_equal(nspans, N);
+	assert_string_equal(req->resource_spans[1]->resource->attributes[0]->value->string_value,
+			    "tw\xef\xbf\xbdo");
+	assert_int_equal(req->resource_spans[2]->resource->n_attributes, 0);
+	len2 = protobuf_c_message_get_packed_size(&req->base);
+	assert_int_equal(len2, len);
+	again = malloc(len2);
+	assert_non_null(again);
+	protobuf_c_message_pack(&req->base, again);
+	assert_memory_equal(again, buf, len);
+	free(again);
+	unpack_free(req);
+	free(buf);
+
+	/* Each span exactly as a one-span request would carry it. */
+	for (int i = 0; i < 3; i++) {
+		pb_span *p;
+
+		assert_int_equal(otlp_frame(&enc[i], 1, &buf, &len), 0);
+		req = unpack(buf, len);
+		p = req->resource_spans[0]->scope_spans[0]->spans[0];
+		assert_int_equal(protobuf_c_message_get_packed_size(&p->base), enc[i]->len);
+		unpack_free(req);
+		free(buf);
+	}
+	for (int i = 0; i < N; i++)
+		otlp_span_free(enc[i]);
+	otlp_span_free(NULL);
+	resource_unref(res[0]);
+	resource_unref(res[1]);
+}
+
+static void test_frame_errors(void **state)
+{
+	struct resource *res = resource_new(1);
+	struct otlp_span *os, *many[2];
+	struct span *s = mk_span(res, 1, "x");
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(otlp_span_encode(NULL, &os), -EINVAL);
+	assert_int_equal(otlp_span_encode(s, NULL), -EINVAL);
+	s->nattrs = SPAN_MAX_ATTRS + 1;
+	assert_int_equal(otlp_span_encode(s, &os), -EINVAL);
+	s->nattrs = 0;
+	assert_int_equal(otlp_span_encode(s, &os), 0);
+	/* A few dozen bytes: ids, name, times, kind, flags. */
+	assert_true(os->len > 30 && os->len < 80);
+
+	many[0] = os;
+	many[1] = NULL;
+	assert_int_equal(otlp_frame(many, 2, &buf, &len), -EINVAL);
+	assert_int_equal(otlp_frame(NULL, 1, &buf, &len), -EINVAL);
+	assert_int_equal(otlp_frame(many, 1, NULL, &len), -EINVAL);
+	assert_int_equal(otlp_frame(many, OTLP_MAX_SPANS + 1, &buf, &len), -E2BIG);
+	res->nattrs = RESOURCE_MAX_ATTRS + 1;
+	assert_int_equal(otlp_frame(many, 1, &buf, &len), -EINVAL);
+	res->nattrs = 0;
+	assert_int_equal(otlp_frame(many, 0, &buf, &len), 0);
+	assert_int_equal(len, 0);
+	free(buf);
+	otlp_span_free(os);
+	span_free(s);
+	resource_unref(res);
+}
+
+/* A span too large for the stack arena is encoded from a heap one, the same way. */
+static void test_encode_large_span(void **state)
+{
+	struct span *s = span_new(200000);
+	struct otlp_span *os;
+	char *big = malloc(60000);
+	pb_request *req;
+	const pb_span *p;
+	uint8_t *buf;
+	size_t len;
+
+	assert_non_null(s);
+	assert_non_null(big);
+	memset(big, 0xff, 59999);	/* every byte needs U+FFFD: 3x the text */
+	big[59999] = '\0';
+	assert_int_equal(span_set_name(s, "big"), 0);
+	assert_int_equal(span_add_str(s, "bad", big), 0);
+	for (int i = 1; i < SPAN_MAX_ATTRS; i++)
+		assert_int_equal(span_add_int(s, "n", i), 0);
+	assert_int_equal(otlp_span_encode(s, &os), 0);
+	assert_int_equal(otlp_frame(&os, 1, &buf, &len), 0);
+	req = unpack(buf, len);
+	p = req->resource_spans[0]->scope_spans[0]->spans[0];
+	assert_int_equal(p->n_attributes, SPAN_MAX_ATTRS);
+	assert_int_equal(strlen(p->attributes[0]->value->string_value), 3 * 59999);
+	unpack_free(req);
+	free(buf);
+	otlp_span_free(os);
+	span_free(s);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +637,9 @@ int main(void)
 		cmocka_unit_test(test_encode_many_resources),
 		cmocka_unit_test(test_gzip_roundtrip),
 		cmocka_unit_test(test_decode_response),
+		cmocka_unit_test(test_frame_is_canonical),
+		cmocka_unit_test(test_frame_errors),
+		cmocka_unit_test(test_encode_large_span),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
