@@ -22,7 +22,7 @@
 #include "log.h"
 #include "spanbpf.skel.h"
 
-#define DEFAULT_RINGBUF_BYTES (4u << 20)
+#define DEFAULT_RINGBUF_BYTES (8u << 20)	/* ~50k records of a request head each */
 
 struct probe {
 	struct spanbpf_bpf *skel;
