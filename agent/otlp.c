@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * otlp.c - OTLP/protobuf encoding with protobuf-c.
+ * otlp.c - OTLP/protobuf encoding.
  *
- * Each span is packed by protobuf-c on its own when it is queued; its
- * message structs live in a stack arena (a heap one when the span is
- * unusually large), strings and ids referenced in place, only strings that
- * need UTF-8 repair copied.  A request is then written by hand around those
- * bytes: the three length-delimited wrappers (ResourceSpans, ScopeSpans, the
- * span field) in the order protobuf-c itself would write them, with each
- * Resource packed by protobuf-c once per request.
+ * Each span is encoded on its own when it is queued, by a hand-written
+ * encoder that gives exactly the bytes protobuf-c would pack: measured once
+ * (every string's repaired length and every length prefix), then written
+ * into one allocation; strings are copied straight from the span, through
+ * UTF-8 repair only when they need it.  A request is then written by hand
+ * around those bytes: the three length-delimited wrappers (ResourceSpans,
+ * ScopeSpans, the span field) in the order protobuf-c itself would write
+ * them, with each Resource packed by protobuf-c once per request.
  */
 #include "otlp.h"
 
@@ -25,8 +26,6 @@
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_response;
 typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
 typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 
@@ -34,10 +33,6 @@ static const pb_resource resource_init =
 	OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
 static const pb_scope scope_init =
 	OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-static const pb_span span_init =
-	OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-static const pb_status status_init =
-	OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
 static const pb_kv kv_init =
 	OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
 static const pb_any any_init =
@@ -80,20 +75,18 @@ static size_t utf8_seq(const unsigned char *p)
 }
 
 /*
- * Bytes (with the NUL) that s needs once each byte of a bad sequence is
- * replaced by U+FFFD; 0 when s is valid UTF-8 and can be used as it is.
+ * Bytes s takes once each byte of a bad sequence is replaced by U+FFFD (no
+ * NUL); *bad tells whether any was.
  */
-static size_t utf8_repair_len(const char *s)
+static size_t utf8_measure(const char *s, bool *bad)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t len = 0, k;
-	bool bad = false;
+	size_t len, k;
 
+	*bad = false;
 	/* Almost every string is ASCII: settle those without the full decoder. */
 	while (*p && *p < 0x80)
 		p++;
-	if (!*p)
-		return 0;
 	len = (size_t)(p - (const unsigned char *)s);
 	while (*p) {
 		k = utf8_seq(p);
@@ -103,14 +96,26 @@ static size_t utf8_repair_len(const char *s)
 		} else {
 			len += 3;
 			p++;
-			bad = true;
+			*bad = true;
 		}
 	}
+	return len;
+}
+
+/*
+ * Bytes (with the NUL) that s needs once each byte of a bad sequence is
+ * replaced by U+FFFD; 0 when s is valid UTF-8 and can be used as it is.
+ */
+static size_t utf8_repair_len(const char *s)
+{
+	bool bad;
+	size_t len = utf8_measure(s, &bad);
+
 	return bad ? len + 1 : 0;
 }
 
-/* Copy s to dst replacing bad bytes by U+FFFD; dst has utf8_repair_len(s) bytes. */
-static void utf8_repair(char *dst, const char *s)
+/* Copy s to dst replacing bad bytes by U+FFFD, no NUL; returns the end of dst. */
+static char *utf8_repair_to(char *dst, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t k;
@@ -127,7 +132,13 @@ static void utf8_repair(char *dst, const char *s)
 			p++;
 		}
 	}
-	*dst = '\0';
+	return dst;
+}
+
+/* Copy s to dst replacing bad bytes by U+FFFD; dst has utf8_repair_len(s) bytes. */
+static void utf8_repair(char *dst, const char *s)
+{
+	*utf8_repair_to(dst, s) = '\0';
 }
 
 /* ---- grouping by resource ------------------------------------------------- */
@@ -218,7 +229,7 @@ static void *carve(struct carve *c, size_t n, size_t size, size_t align)
 
 #define CARVE(c, n, type) ((type *)carve((c), (n), sizeof(type), alignof(type)))
 
-/* protobuf-c structs for nres resources or one span, and their repaired text. */
+/* protobuf-c structs for nres resources and their repaired text. */
 struct msgs {
 	pb_resource *res;
 	size_t *res_len;
@@ -337,94 +348,7 @@ static uint32_t fill_attrs(struct msgs *m, const struct attr *attrs, size_t n, s
 	return dropped;
 }
 
-static void fill_span(struct msgs *m, pb_span *ps, pb_status *st, const struct span *s)
-{
-	*ps = span_init;
-	ps->trace_id.data = (uint8_t *)s->trace_id;
-	ps->trace_id.len = sizeof(s->trace_id);
-	ps->span_id.data = (uint8_t *)s->span_id;
-	ps->span_id.len = sizeof(s->span_id);
-	if (s->has_parent) {
-		ps->parent_span_id.data = (uint8_t *)s->parent_span_id;
-		ps->parent_span_id.len = sizeof(s->parent_span_id);
-	}
-	ps->flags = s->trace_flags & SPAN_FLAGS_TRACE_FLAGS_MASK;
-	ps->name = pb_str(m, s->name);
-	ps->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)s->kind;
-	ps->start_time_unix_nano = s->start_unix_ns;
-	ps->end_time_unix_nano = s->end_unix_ns;
-	ps->dropped_attributes_count = fill_attrs(m, s->attrs, s->nattrs, &ps->n_attributes,
-						  &ps->attributes);
-	if (s->status != SPAN_STATUS_UNSET || (s->status_message && *s->status_message)) {
-		*st = status_init;
-		st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status;
-		st->message = pb_str(m, s->status_message);
-		ps->status = st;
-	}
-}
-
-/* ---- one span ------------------------------------------------------------- */
-
-/* Largest encoded span accepted (a span holds a few KiB at most). */
-#define OTLP_SPAN_MAX (16u << 20)
-
-/* Stack room for one span's protobuf-c structs: SPAN_MAX_ATTRS attributes fit. */
-#define SPAN_STACK_ARENA 8192
-
-int otlp_span_encode(const struct span *s, struct otlp_span **out)
-{
-	alignas(max_align_t) char stack[SPAN_STACK_ARENA];
-	struct otlp_span *os;
-	struct carve c;
-	struct msgs m = { 0 };
-	pb_span ps;
-	pb_status st;
-	size_t ntext, len;
-	void *heap;
-	int err;
-
-	if (!s || !out || s->nattrs > SPAN_MAX_ATTRS)
-		return -EINVAL;
-	ntext = attrs_text_len(s->attrs, s->nattrs);
-	if (s->name)
-		ntext += utf8_repair_len(s->name);
-	if (s->status_message)
-		ntext += utf8_repair_len(s->status_message);
-	err = arena_alloc(&c, &m, 0, s->nattrs, ntext, stack, sizeof(stack), &heap);
-	if (err)
-		return err;
-	fill_span(&m, &ps, &st, s);
-	len = protobuf_c_message_get_packed_size(&ps.base);
-	if (len > OTLP_SPAN_MAX) {
-		free(heap);
-		return -E2BIG;
-	}
-	os = malloc(sizeof(*os) + len);
-	if (!os) {
-		free(heap);
-		return -ENOMEM;
-	}
-	os->next = NULL;
-	os->len = (uint32_t)protobuf_c_message_pack(&ps.base, os->pb);
-	os->resource = resource_ref(s->resource);
-	free(heap);
-	*out = os;
-	return 0;
-}
-
-void otlp_span_free(struct otlp_span *os)
-{
-	if (!os)
-		return;
-	resource_unref(os->resource);
-	free(os);
-}
-
-/* ---- framing -------------------------------------------------------------- */
-
-/* Tags of the length-delimited fields written around the spans. */
-#define TAG_FIELD1_LEN 0x0a	/* request.resource_spans, .resource, .scope */
-#define TAG_FIELD2_LEN 0x12	/* resource_spans.scope_spans, scope_spans.spans */
+/* ---- wire format ---------------------------------------------------------- */
 
 static size_t varint_len(uint64_t v)
 {
@@ -443,16 +367,299 @@ static size_t field_len(size_t len)
 	return 1 + varint_len(len) + len;
 }
 
-static uint8_t *put_head(uint8_t *p, uint8_t tag, uint64_t len)
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-	*p++ = tag;
-	while (len >= 0x80) {
-		*p++ = (uint8_t)(len | 0x80);
-		len >>= 7;
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
 	}
-	*p++ = (uint8_t)len;
+	*p++ = (uint8_t)v;
 	return p;
 }
+
+/* A one-byte tag and a varint: a varint field, or a length-delimited field's head. */
+static uint8_t *put_head(uint8_t *p, uint8_t tag, uint64_t v)
+{
+	*p++ = tag;
+	return put_varint(p, v);
+}
+
+static uint8_t *put_fixed32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + 4;
+}
+
+static uint8_t *put_fixed64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + 8;
+}
+
+/* ---- one span ------------------------------------------------------------- */
+
+/*
+ * A Span is written by hand, byte for byte as protobuf-c packs it: fields in
+ * field-number order (flags, 16, last), proto3 zero values and empty strings
+ * left out except inside AnyValue's oneof, int64 as a plain (10-byte when
+ * negative) varint, fixed-width fields little-endian.  Tags are
+ * field << 3 | wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
+ */
+#define TAG_SPAN_TRACE_ID	0x0a	/* 1, bytes */
+#define TAG_SPAN_SPAN_ID	0x12	/* 2, bytes */
+#define TAG_SPAN_PARENT_ID	0x22	/* 4, bytes */
+#define TAG_SPAN_NAME		0x2a	/* 5, string */
+#define TAG_SPAN_KIND		0x30	/* 6, enum */
+#define TAG_SPAN_START		0x39	/* 7, fixed64 */
+#define TAG_SPAN_END		0x41	/* 8, fixed64 */
+#define TAG_SPAN_ATTR		0x4a	/* 9, KeyValue */
+#define TAG_SPAN_DROPPED_ATTRS	0x50	/* 10, uint32 */
+#define TAG_SPAN_STATUS		0x7a	/* 15, Status */
+#define TAG_SPAN_FLAGS_0	0x85	/* 16, fixed32: a two-byte tag */
+#define TAG_SPAN_FLAGS_1	0x01
+#define TAG_KV_KEY		0x0a	/* 1, string */
+#define TAG_KV_VALUE		0x12	/* 2, AnyValue */
+#define TAG_ANY_STRING		0x0a	/* 1, string */
+#define TAG_ANY_BOOL		0x10	/* 2, bool */
+#define TAG_ANY_INT		0x18	/* 3, int64 */
+#define TAG_ANY_DOUBLE		0x21	/* 4, double */
+#define TAG_STATUS_MESSAGE	0x12	/* 2, string */
+#define TAG_STATUS_CODE		0x18	/* 3, enum */
+
+/* Largest encoded span accepted (a span holds a few KiB at most). */
+#define OTLP_SPAN_MAX (16u << 20)
+
+/* A string as it is written: len bytes once repaired (bad: through utf8_repair_to()). */
+struct wstr {
+	const char *s;	/* NULL: empty */
+	size_t len;
+	bool bad;
+};
+
+/* One span measured: every string, and every message's length prefix. */
+struct span_plan {
+	struct wstr name, msg;
+	struct wstr key[SPAN_MAX_ATTRS], val[SPAN_MAX_ATTRS];
+	size_t any_len[SPAN_MAX_ATTRS];	/* 0: attribute left out (unknown type) */
+	size_t kv_len[SPAN_MAX_ATTRS];
+	size_t status_len;
+	uint32_t dropped;
+	bool has_status;
+};
+
+/* Measure s into w; -E2BIG when it alone is over OTLP_SPAN_MAX (sums cannot wrap). */
+static int wstr_measure(struct wstr *w, const char *s)
+{
+	w->s = s;
+	w->bad = false;
+	w->len = s ? utf8_measure(s, &w->bad) : 0;
+	return w->len > OTLP_SPAN_MAX ? -E2BIG : 0;
+}
+
+static uint8_t *put_wstr(uint8_t *p, uint8_t tag, const struct wstr *w)
+{
+	p = put_head(p, tag, w->len);
+	if (w->bad)
+		return (uint8_t *)utf8_repair_to((char *)p, w->s);
+	if (w->len)
+		memcpy(p, w->s, w->len);
+	return p + w->len;
+}
+
+/*
+ * Length of a's AnyValue (attribute i) into *len: 0 when a's type is unknown
+ * and the attribute is left out.  0 or -E2BIG.
+ */
+static int measure_any(struct span_plan *pl, size_t i, const struct attr *a, size_t *len)
+{
+	int err = 0;
+
+	switch (a->type) {
+	case ATTR_STRING:
+		err = wstr_measure(&pl->val[i], a->s);
+		*len = field_len(pl->val[i].len);
+		break;
+	case ATTR_INT:
+		*len = 1 + varint_len((uint64_t)a->i);
+		break;
+	case ATTR_BOOL:
+		*len = 2;
+		break;
+	case ATTR_DOUBLE:
+		*len = 9;
+		break;
+	default:
+		*len = 0;
+		break;
+	}
+	return err;
+}
+
+/* Plan s and give its encoded length; -E2BIG over OTLP_SPAN_MAX. */
+static int span_measure(struct span_plan *pl, const struct span *s, size_t *out)
+{
+	size_t len = field_len(sizeof(s->trace_id)) + field_len(sizeof(s->span_id));
+	int err;
+
+	if (s->has_parent)
+		len += field_len(sizeof(s->parent_span_id));
+	err = wstr_measure(&pl->name, s->name);
+	if (err)
+		return err;
+	if (pl->name.len)
+		len += field_len(pl->name.len);
+	if (s->kind)
+		len += 1 + varint_len(s->kind);
+	if (s->start_unix_ns)
+		len += 9;
+	if (s->end_unix_ns)
+		len += 9;
+	pl->dropped = 0;
+	for (size_t i = 0; i < s->nattrs; i++) {
+		const struct attr *a = &s->attrs[i];
+
+		err = measure_any(pl, i, a, &pl->any_len[i]);
+		if (err)
+			return err;
+		if (!pl->any_len[i]) {
+			pl->dropped++;
+			continue;
+		}
+		err = wstr_measure(&pl->key[i], a->key);
+		if (err)
+			return err;
+		pl->kv_len[i] = (pl->key[i].len ? field_len(pl->key[i].len) : 0) +
+				field_len(pl->any_len[i]);
+		len += field_len(pl->kv_len[i]);
+	}
+	if (pl->dropped)
+		len += 1 + varint_len(pl->dropped);
+	err = wstr_measure(&pl->msg, s->status_message);
+	if (err)
+		return err;
+	pl->has_status = s->status != SPAN_STATUS_UNSET || pl->msg.len;
+	if (pl->has_status) {
+		pl->status_len = (pl->msg.len ? field_len(pl->msg.len) : 0) +
+				 (s->status ? 1 + varint_len(s->status) : 0);
+		len += field_len(pl->status_len);
+	}
+	if (s->trace_flags & SPAN_FLAGS_TRACE_FLAGS_MASK)
+		len += 6;
+	if (len > OTLP_SPAN_MAX)
+		return -E2BIG;
+	*out = len;
+	return 0;
+}
+
+static uint8_t *put_attr(uint8_t *p, const struct span_plan *pl, size_t i, const struct attr *a)
+{
+	uint64_t bits;
+
+	p = put_head(p, TAG_SPAN_ATTR, pl->kv_len[i]);
+	if (pl->key[i].len)
+		p = put_wstr(p, TAG_KV_KEY, &pl->key[i]);
+	p = put_head(p, TAG_KV_VALUE, pl->any_len[i]);
+	switch (a->type) {
+	case ATTR_STRING:
+		return put_wstr(p, TAG_ANY_STRING, &pl->val[i]);
+	case ATTR_INT:
+		return put_head(p, TAG_ANY_INT, (uint64_t)a->i);
+	case ATTR_BOOL:
+		*p++ = TAG_ANY_BOOL;
+		*p++ = a->b ? 1 : 0;
+		return p;
+	default:
+		memcpy(&bits, &a->d, sizeof(bits));
+		*p++ = TAG_ANY_DOUBLE;
+		return put_fixed64(p, bits);
+	}
+}
+
+/* Write s as planned by span_measure(); returns the end of the message. */
+static uint8_t *span_write(uint8_t *p, const struct span_plan *pl, const struct span *s)
+{
+	uint32_t flags = s->trace_flags & SPAN_FLAGS_TRACE_FLAGS_MASK;
+
+	p = put_head(p, TAG_SPAN_TRACE_ID, sizeof(s->trace_id));
+	memcpy(p, s->trace_id, sizeof(s->trace_id));
+	p += sizeof(s->trace_id);
+	p = put_head(p, TAG_SPAN_SPAN_ID, sizeof(s->span_id));
+	memcpy(p, s->span_id, sizeof(s->span_id));
+	p += sizeof(s->span_id);
+	if (s->has_parent) {
+		p = put_head(p, TAG_SPAN_PARENT_ID, sizeof(s->parent_span_id));
+		memcpy(p, s->parent_span_id, sizeof(s->parent_span_id));
+		p += sizeof(s->parent_span_id);
+	}
+	if (pl->name.len)
+		p = put_wstr(p, TAG_SPAN_NAME, &pl->name);
+	if (s->kind)
+		p = put_head(p, TAG_SPAN_KIND, s->kind);
+	if (s->start_unix_ns) {
+		*p++ = TAG_SPAN_START;
+		p = put_fixed64(p, s->start_unix_ns);
+	}
+	if (s->end_unix_ns) {
+		*p++ = TAG_SPAN_END;
+		p = put_fixed64(p, s->end_unix_ns);
+	}
+	for (size_t i = 0; i < s->nattrs; i++)
+		if (pl->any_len[i])
+			p = put_attr(p, pl, i, &s->attrs[i]);
+	if (pl->dropped)
+		p = put_head(p, TAG_SPAN_DROPPED_ATTRS, pl->dropped);
+	if (pl->has_status) {
+		p = put_head(p, TAG_SPAN_STATUS, pl->status_len);
+		if (pl->msg.len)
+			p = put_wstr(p, TAG_STATUS_MESSAGE, &pl->msg);
+		if (s->status)
+			p = put_head(p, TAG_STATUS_CODE, s->status);
+	}
+	if (flags) {
+		*p++ = TAG_SPAN_FLAGS_0;
+		*p++ = TAG_SPAN_FLAGS_1;
+		p = put_fixed32(p, flags);
+	}
+	return p;
+}
+
+int otlp_span_encode(const struct span *s, struct otlp_span **out)
+{
+	struct span_plan pl;
+	struct otlp_span *os;
+	size_t len;
+	int err;
+
+	if (!s || !out || s->nattrs > SPAN_MAX_ATTRS)
+		return -EINVAL;
+	err = span_measure(&pl, s, &len);
+	if (err)
+		return err;
+	os = malloc(sizeof(*os) + len);
+	if (!os)
+		return -ENOMEM;
+	os->next = NULL;
+	os->len = (uint32_t)(span_write(os->pb, &pl, s) - os->pb);
+	os->resource = resource_ref(s->resource);
+	*out = os;
+	return 0;
+}
+
+void otlp_span_free(struct otlp_span *os)
+{
+	if (!os)
+		return;
+	resource_unref(os->resource);
+	free(os);
+}
+
+/* ---- framing -------------------------------------------------------------- */
+
+/* Tags of the length-delimited fields written around the spans. */
+#define TAG_FIELD1_LEN 0x0a	/* request.resource_spans, .resource, .scope */
+#define TAG_FIELD2_LEN 0x12	/* resource_spans.scope_spans, scope_spans.spans */
 
 /* The InstrumentationScope every ScopeSpans carries, packed into buf. */
 static size_t pack_scope(uint8_t *buf, size_t size)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for otlp.c: encode, frame, decode back with protobuf-c, gzip, responses. */
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -626,6 +627,431 @@ static void test_encode_large_span(void **state)
 	free(big);
 }
 
+/* ---- the hand-written span encoder against protobuf-c -------------------- */
+
+typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+
+/*
+ * The reference: a span built into protobuf-c structs and packed the way
+ * otlp_span_encode() did before it wrote spans by hand, with that version's
+ * UTF-8 repair (one U+FFFD per byte of a bad sequence), frozen here.
+ */
+static size_t ref_utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+		       (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* Strings the reference had to repair, freed by ref_pack(). */
+struct ref_text {
+	char *s[2 + 2 * SPAN_MAX_ATTRS];
+	size_t n;
+};
+
+/* s as the old builder handed it to protobuf-c: never NULL, repaired when bad. */
+static char *ref_str(struct ref_text *t, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k;
+	char *out, *d;
+
+	if (!s)
+		return "";
+	for (; *p; p += k) {
+		k = ref_utf8_seq(p);
+		if (!k)
+			break;
+	}
+	if (!*p)
+		return (char *)s;
+	out = malloc(3 * strlen(s) + 1);
+	assert_non_null(out);
+	for (p = (const unsigned char *)s, d = out; *p; p += k) {
+		k = ref_utf8_seq(p);
+		if (k) {
+			memcpy(d, p, k);
+			d += k;
+		} else {
+			memcpy(d, "\xef\xbf\xbd", 3);
+			d += 3;
+			k = 1;
+		}
+	}
+	*d = '\0';
+	t->s[t->n++] = out;
+	return out;
+}
+
+/* protobuf-c's packing of s, built as the old otlp_span_encode() built it; free() it. */
+static uint8_t *ref_pack(const struct span *s, size_t *len)
+{
+	pb_span ps = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+	pb_status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+	pb_kv kv[SPAN_MAX_ATTRS], *kvp[SPAN_MAX_ATTRS];
+	pb_any any[SPAN_MAX_ATTRS];
+	struct ref_text t = { .n = 0 };
+	uint8_t *buf;
+
+	ps.trace_id.data = (uint8_t *)s->trace_id;
+	ps.trace_id.len = sizeof(s->trace_id);
+	ps.span_id.data = (uint8_t *)s->span_id;
+	ps.span_id.len = sizeof(s->span_id);
+	if (s->has_parent) {
+		ps.parent_span_id.data = (uint8_t *)s->parent_span_id;
+		ps.parent_span_id.len = sizeof(s->parent_span_id);
+	}
+	ps.flags = s->trace_flags & 0xff;
+	ps.name = ref_str(&t, s->name);
+	ps.kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)s->kind;
+	ps.start_time_unix_nano = s->start_unix_ns;
+	ps.end_time_unix_nano = s->end_unix_ns;
+	for (size_t i = 0; i < s->nattrs; i++) {
+		const struct attr *a = &s->attrs[i];
+		pb_any *v = &any[ps.n_attributes];
+
+		opentelemetry__proto__common__v1__any_value__init(v);
+		switch (a->type) {
+		case ATTR_STRING:
+			v->value_case = ANY(STRING_VALUE);
+			v->string_value = ref_str(&t, a->s);
+			break;
+		case ATTR_INT:
+			v->value_case = ANY(INT_VALUE);
+			v->int_value = a->i;
+			break;
+		case ATTR_BOOL:
+			v->value_case = ANY(BOOL_VALUE);
+			v->bool_value = a->b;
+			break;
+		case ATTR_DOUBLE:
+			v->value_case = ANY(DOUBLE_VALUE);
+			v->double_value = a->d;
+			break;
+		default:
+			ps.dropped_attributes_count++;
+			continue;
+		}
+		opentelemetry__proto__common__v1__key_value__init(&kv[ps.n_attributes]);
+		kv[ps.n_attributes].key = ref_str(&t, a->key);
+		kv[ps.n_attributes].value = v;
+		kvp[ps.n_attributes] = &kv[ps.n_attributes];
+		ps.n_attributes++;
+	}
+	ps.attributes = kvp;
+	if (s->status != SPAN_STATUS_UNSET || (s->status_message && *s->status_message)) {
+		st.code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status;
+		st.message = ref_str(&t, s->status_message);
+		ps.status = &st;
+	}
+	*len = protobuf_c_message_get_packed_size(&ps.base);
+	buf = malloc(*len ? *len : 1);
+	assert_non_null(buf);
+	assert_int_equal(protobuf_c_message_pack(&ps.base, buf), *len);
+	for (size_t i = 0; i < t.n; i++)
+		free(t.s[i]);
+	return buf;
+}
+
+/* otlp_span_encode(s) is byte for byte protobuf-c's packing; returns the length. */
+static size_t assert_encodes_like_protobuf_c(const struct span *s)
+{
+	struct otlp_span *os;
+	uint8_t *ref;
+	size_t len;
+
+	ref = ref_pack(s, &len);
+	assert_int_equal(otlp_span_encode(s, &os), 0);
+	assert_int_equal(os->len, len);
+	assert_memory_equal(os->pb, ref, len);
+	otlp_span_free(os);
+	free(ref);
+	return len;
+}
+
+static void add_attr(struct span *s, const char *key, uint8_t type)
+{
+	assert_true(s->nattrs < SPAN_MAX_ATTRS);
+	s->attrs[s->nattrs].key = key;
+	s->attrs[s->nattrs].type = type;
+	s->attrs[s->nattrs].i = 0;
+	s->nattrs++;
+}
+
+/* Hand-made spans: every field, type and edge the encoder has a branch for. */
+static void test_span_encoder_cases(void **state)
+{
+	static const int64_t ints[] = { 0, 1, -1, 127, 128, -42, 16383, 16384, INT64_MAX,
+					INT64_MIN, (int64_t)1 << 35, -((int64_t)1 << 35) };
+	static const double dbls[] = { 0.0, -0.0, 0.25, -1e300, INFINITY, NAN };
+	static const char *const strs[] = {
+		"", "GET", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "a\x80z\xed\xa0\x80",
+		"x\xe2\x82", "\xfe", "\xc0\xaf", "\xf4\x90\x80\x80", "\xe0\x80\x80",
+	};
+	static const size_t longs[] = { 127, 128, 16383, 16384, 20000, 2097152 };
+	static const uint32_t flags[] = { 0, 1, 0xff, 0x100, 0x301, 0xffffffff };
+	struct resource *res = resource_new(1);
+	struct span *s = span_new(0);
+	char *big = malloc(2097153), *bad = malloc(20001);
+	struct otlp_span *os;
+	size_t n = 0;
+
+	assert_non_null(s);
+	assert_non_null(big);
+	assert_non_null(bad);
+	s->resource = resource_ref(res);
+	for (int i = 0; i < 16; i++)
+		s->trace_id[i] = (uint8_t)(0xa0 + i);
+	for (int i = 0; i < 8; i++)
+		s->span_id[i] = (uint8_t)(0x10 + i);
+
+	/* Nothing set at all: ids only. */
+	n += assert_encodes_like_protobuf_c(s);
+	s->name = "";
+	n += assert_encodes_like_protobuf_c(s);
+
+	for (int parent = 0; parent < 2; parent++) {
+		s->has_parent = parent;
+		memcpy(s->parent_span_id, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+		for (int kind = 0; kind <= 4; kind++) {
+			s->kind = (uint8_t)(kind == 4 ? 200 : kind);	/* 200: a two-byte varint */
+			for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+				s->trace_flags = flags[f];
+				s->start_unix_ns = f % 2 ? 1700000000123456789ull : 0;
+				s->end_unix_ns = f % 3 ? UINT64_MAX : 0;
+				s->name = strs[f % (sizeof(strs) / sizeof(strs[0]))];
+				n += assert_encodes_like_protobuf_c(s);
+			}
+		}
+	}
+
+	/* Every status with every message. */
+	for (int code = 0; code <= 3; code++) {
+		s->status = (uint8_t)(code == 3 ? 250 : code);
+		s->status_message = NULL;
+		n += assert_encodes_like_protobuf_c(s);
+		for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+			s->status_message = strs[i];
+			n += assert_encodes_like_protobuf_c(s);
+		}
+	}
+
+	/* Every attribute type and value, one per span and all together. */
+	s->status = SPAN_STATUS_ERROR;
+	s->status_message = "boom";
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		s->nattrs = 0;
+		add_attr(s, "n", ATTR_INT);
+		s->attrs[0].i = ints[i];
+		n += assert_encodes_like_protobuf_c(s);
+	}
+	for (size_t i = 0; i < sizeof(dbls) / sizeof(dbls[0]); i++) {
+		s->nattrs = 0;
+		add_attr(s, "d", ATTR_DOUBLE);
+		s->attrs[0].d = dbls[i];
+		n += assert_encodes_like_protobuf_c(s);
+	}
+	for (int b = 0; b < 2; b++) {
+		s->nattrs = 0;
+		add_attr(s, "b", ATTR_BOOL);
+		s->attrs[0].b = b;
+		n += assert_encodes_like_protobuf_c(s);
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+			s->nattrs = 0;
+			add_attr(s, strs[k], ATTR_STRING);
+			s->attrs[0].s = strs[i];
+			n += assert_encodes_like_protobuf_c(s);
+		}
+	}
+	/* NULL key and NULL string value; unknown types, alone and among others. */
+	s->nattrs = 0;
+	add_attr(s, NULL, ATTR_STRING);
+	s->attrs[0].s = NULL;
+	n += assert_encodes_like_protobuf_c(s);
+	s->nattrs = 0;
+	add_attr(s, "u", 4);
+	n += assert_encodes_like_protobuf_c(s);
+	add_attr(s, "s", ATTR_STRING);
+	s->attrs[1].s = "v";
+	add_attr(s, "u2", 255);
+	n += assert_encodes_like_protobuf_c(s);
+
+	/* Long strings: two-, three- and four-byte length prefixes, nested three deep. */
+	memset(bad, 0xff, 20000);	/* 60000 bytes once repaired */
+	bad[20000] = '\0';
+	for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
+		memset(big, 'x', longs[i]);
+		big[longs[i]] = '\0';
+		s->nattrs = 0;
+		add_attr(s, big, ATTR_STRING);
+		s->attrs[0].s = big;
+		s->name = big;
+		s->status_message = big;
+		n += assert_encodes_like_protobuf_c(s);
+		s->attrs[0].s = bad;
+		s->status_message = bad;
+		n += assert_encodes_like_protobuf_c(s);
+	}
+
+	/* SPAN_MAX_ATTRS of every type, then with every fourth one unknown. */
+	s->name = "full";
+	s->nattrs = 0;
+	for (int i = 0; i < SPAN_MAX_ATTRS; i++) {
+		add_attr(s, strs[i % 4 + 1], (uint8_t)(i % 4));
+		if (i % 4 == ATTR_STRING)
+			s->attrs[i].s = strs[i % (sizeof(strs) / sizeof(strs[0]))];
+		else if (i % 4 == ATTR_INT)
+			s->attrs[i].i = -i * 1000003;
+		else if (i % 4 == ATTR_BOOL)
+			s->attrs[i].b = i & 1;
+		else
+			s->attrs[i].d = i / 3.0;
+	}
+	n += assert_encodes_like_protobuf_c(s);
+	for (int i = 0; i < SPAN_MAX_ATTRS; i += 4)
+		s->attrs[i].type = 9;
+	n += assert_encodes_like_protobuf_c(s);
+	for (int i = 0; i < SPAN_MAX_ATTRS; i++)
+		s->attrs[i].type = 200;	/* all dropped: count only */
+	n += assert_encodes_like_protobuf_c(s);
+	assert_true(n > 0);
+
+	/* Over 16 MiB once repaired: one string alone, or several together. */
+	big = realloc(big, 6000001);
+	assert_non_null(big);
+	memset(big, 0xff, 6000000);
+	big[6000000] = '\0';
+	s->nattrs = 0;
+	s->name = big;
+	s->status_message = NULL;
+	assert_int_equal(otlp_span_encode(s, &os), -E2BIG);
+	big[2000000] = '\0';
+	s->status_message = big;
+	assert_int_equal(otlp_span_encode(s, &os), 0);
+	otlp_span_free(os);
+	add_attr(s, "v", ATTR_STRING);
+	s->attrs[0].s = big;
+	assert_int_equal(otlp_span_encode(s, &os), -E2BIG);
+
+	span_free(s);
+	resource_unref(res);
+	free(big);
+	free(bad);
+}
+
+static uint64_t rnd_state;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* A random string in *pool: ASCII, good and bad UTF-8, lengths across varint sizes. */
+static const char *rnd_str(char **pool)
+{
+	static const char *const pieces[] = { "a", "/", "\xc3\xa9", "\xe2\x82\xac",
+					      "\xf0\x9f\x98\x80", "\x80", "\xff", "\xe2\x82",
+					      "\xed\xa0\x80", "\xf4\x90", " " };
+	size_t len, r = rnd() % 100;
+	char *s = *pool, *p = s;
+
+	if (r < 3)
+		return NULL;
+	len = r < 10 ? 0 : r < 80 ? rnd() % 40 : r < 97 ? 100 + rnd() % 200 : 16000 + rnd() % 800;
+	while ((size_t)(p - s) < len) {
+		const char *piece = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+
+		if (rnd() % 4)
+			piece = "abcdefghij";
+		memcpy(p, piece, strlen(piece));
+		p += strlen(piece);
+	}
+	*p++ = '\0';
+	*pool = p;
+	return s;
+}
+
+/* Seeded random spans: the encoder against protobuf-c, 20000 of them. */
+static void test_span_encoder_random(void **state)
+{
+	enum { NSPANS = 20000, POOL = (2 + 2 * SPAN_MAX_ATTRS) * 17000 };
+	struct span *s = span_new(0);
+	char *pool = malloc(POOL), *p;
+	size_t total = 0;
+
+	assert_non_null(s);
+	assert_non_null(pool);
+	rnd_state = 0x9e3779b97f4a7c15ull;
+	for (int n = 0; n < NSPANS; n++) {
+		p = pool;
+		for (int i = 0; i < 16; i++)
+			s->trace_id[i] = (uint8_t)rnd();
+		for (int i = 0; i < 8; i++) {
+			s->span_id[i] = (uint8_t)rnd();
+			s->parent_span_id[i] = (uint8_t)rnd();
+		}
+		s->has_parent = rnd() % 2;
+		s->kind = (uint8_t)(rnd() % 8 ? rnd() % 4 : rnd());
+		s->status = (uint8_t)(rnd() % 8 ? rnd() % 3 : rnd());
+		s->trace_flags = (uint32_t)(rnd() % 3 ? rnd() % 2 : rnd());
+		s->start_unix_ns = rnd() % 5 ? rnd() : 0;
+		s->end_unix_ns = rnd() % 5 ? rnd() : 0;
+		s->name = rnd_str(&p);
+		s->status_message = rnd() % 2 ? rnd_str(&p) : NULL;
+		s->nattrs = rnd() % 10 ? rnd() % 12 : rnd() % (SPAN_MAX_ATTRS + 1);
+		for (size_t i = 0; i < s->nattrs; i++) {
+			struct attr *a = &s->attrs[i];
+
+			a->key = rnd_str(&p);
+			a->type = (uint8_t)(rnd() % 20 ? rnd() % 4 : rnd());
+			switch (a->type) {
+			case ATTR_STRING:
+				a->s = rnd_str(&p);
+				break;
+			case ATTR_INT:
+				a->i = (int64_t)(rnd() >> (rnd() % 64));
+				break;
+			case ATTR_BOOL:
+				a->b = rnd() % 2;
+				break;
+			default:
+				a->i = (int64_t)rnd();	/* doubles: any bits, NaNs included */
+				break;
+			}
+		}
+		assert_true((size_t)(p - pool) <= POOL);
+		total += assert_encodes_like_protobuf_c(s);
+	}
+	assert_true(total > NSPANS * 30);
+	span_free(s);
+	free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +1066,8 @@ int main(void)
 		cmocka_unit_test(test_frame_is_canonical),
 		cmocka_unit_test(test_frame_errors),
 		cmocka_unit_test(test_encode_large_span),
+		cmocka_unit_test(test_span_encoder_cases),
+		cmocka_unit_test(test_span_encoder_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
