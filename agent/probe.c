@@ -22,7 +22,7 @@
 #include "log.h"
 #include "spanbpf.skel.h"
 
-#define DEFAULT_RINGBUF_BYTES (8u << 20)	/* ~50k records of a request head each */
+#define DEFAULT_RINGBUF_BYTES (4u << 20)	/* mapped twice: counts 8 MiB in the RSS */
 
 struct probe {
 	struct spanbpf_bpf *skel;
@@ -169,7 +169,8 @@ int probe_open(struct probe **out, const struct probe_opts *opts)
 		goto fail;
 	}
 	p->skel->rodata->self_tgid = opts->self_tgid;
-	p->skel->rodata->wakeup_bytes = rb_bytes / 4;
+	/* Wake the reader early: it may be short of CPU on a busy host. */
+	p->skel->rodata->wakeup_bytes = rb_bytes / 8;
 	err = bpf_map__set_max_entries(p->skel->maps.events, rb_bytes);
 	if (err) {
 		log_error("ring buffer size %zu rejected: %s", rb_bytes, strerror(-err));

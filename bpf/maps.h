@@ -63,7 +63,7 @@ struct scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);	/* the agent may resize before load */
+	__uint(max_entries, 4 << 20);	/* the agent may resize before load */
 } events SEC(".maps");
 
 struct {
