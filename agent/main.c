@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct agent {
 	struct metrics *metrics;
 	struct probe *probe;
 	bool console;
+	uint64_t kc_last[SB_CNT_MAX];	/* kernel counters, kept when the probe is closed */
 	uint64_t events;
 	uint64_t bad_records;
 	uint64_t spans_built;
@@ -199,14 +201,28 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The kernel's counters: read live while the probe is open, else the last reading. */
+static void kernel_counters(struct agent *a, uint64_t kc[SB_CNT_MAX])
+{
+	if (a->probe)
+		probe_counters(a->probe, a->kc_last);
+	memcpy(kc, a->kc_last, sizeof(a->kc_last));
+}
+
+/* Detaching ~40 tracepoints takes a second or two: done beside the final flush. */
+static void *close_probe(void *arg)
+{
+	probe_close(arg);
+	return NULL;
+}
+
 static void log_summary(struct agent *a, const char *when)
 {
 	uint64_t kc[SB_CNT_MAX] = { 0 }, failures = 0;
 	struct exporter_stats es;
 	struct tracker_stats ts;
 
-	if (a->probe)
-		probe_counters(a->probe, kc);
+	kernel_counters(a, kc);
 	exporter_stats(a->exporter, &es);
 	tracker_stats(a->tracker, &ts);
 	for (int i = 0; i < EXPORTER_FAIL_MAX; i++)
@@ -235,7 +251,7 @@ static void publish_metrics(struct agent *a)
 
 	if (!s)
 		return;
-	probe_counters(a->probe, kc);
+	kernel_counters(a, kc);
 	tracker_stats(a->tracker, &ts);
 	correlator_stats(a->correlator, &cs);
 	metrics_add(s, "spanbpf_events_read_total", "Records read from the kernel ring buffer.",
@@ -553,6 +569,8 @@ int main(int argc, char **argv)
 	struct exporter_opts eopts = { 0 };
 	struct probe_opts popts = { 0 };
 	struct probe_filters filters;
+	pthread_t closer;
+	bool closing = false;
 	const char *inc_names[CONFIG_MAX_GLOBS], *exc_names[CONFIG_MAX_GLOBS];
 	struct sigaction sa = { 0 };
 	uint64_t next_sweep, next_summary, next_metrics;
@@ -694,8 +712,15 @@ int main(int argc, char **argv)
 	rc = err < 0 && err != -EINTR ? 1 : 0;
 
 out:
+	if (a.probe) {
+		kernel_counters(&a, a.kc_last);
+		if (pthread_create(&closer, NULL, close_probe, a.probe) == 0)
+			closing = true;
+		else
+			probe_close(a.probe);
+		a.probe = NULL;
+	}
 	if (a.exporter) {
-		/* The probe's counters are read once more by the last summary line. */
 		undelivered = exporter_shutdown(a.exporter, a.cfg.shutdown_timeout_ns);
 		log_info("exit: %d span(s) could not be delivered", undelivered);
 		/* The last line: every outcome counted. */
@@ -705,8 +730,8 @@ out:
 	/* Before the exporter goes: a scrape reads its counters. */
 	metrics_stop(a.metrics);
 	exporter_free(a.exporter);
-	probe_close(a.probe);
-	a.probe = NULL;
+	if (closing)
+		pthread_join(closer, NULL);
 	tracker_free(a.tracker);
 	correlator_free(a.correlator);
 	builder_free(a.builder);

@@ -7,6 +7,7 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -335,11 +336,62 @@ int probe_set_tgid(struct probe *p, enum probe_set set, uint32_t tgid, bool on)
 	return bpf_map__update_elem(map, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY);
 }
 
+#define DETACH_THREADS 8
+
+struct detach_job {
+	struct bpf_link **links[64];
+	int n;
+};
+
+static void *detach_links(void *arg)
+{
+	struct detach_job *job = arg;
+
+	for (int i = 0; i < job->n; i++) {
+		bpf_link__destroy(*job->links[i]);
+		*job->links[i] = NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Each tracepoint detach waits for a grace period (~70 ms here): one after
+ * the other, 27 links make a 2 s exit.  From several threads at once the
+ * waits partly overlap (about 1 s; the kernel serialises the rest).
+ */
+static void detach_all(struct probe *p)
+{
+	struct bpf_object_skeleton *s = p->skel->skeleton;
+	struct detach_job jobs[DETACH_THREADS] = { 0 };
+	pthread_t tids[DETACH_THREADS];
+	bool started[DETACH_THREADS] = { 0 };
+
+	if (!s)
+		return;
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct detach_job *job = &jobs[i % DETACH_THREADS];
+
+		if (s->progs[i].link && *s->progs[i].link && job->n < 64)
+			job->links[job->n++] = s->progs[i].link;
+	}
+	for (int t = 0; t < DETACH_THREADS; t++)
+		if (jobs[t].n)
+			started[t] = pthread_create(&tids[t], NULL, detach_links, &jobs[t]) == 0;
+	for (int t = 0; t < DETACH_THREADS; t++) {
+		if (started[t])
+			pthread_join(tids[t], NULL);
+		else if (jobs[t].n)
+			detach_links(&jobs[t]);
+	}
+}
+
 void probe_close(struct probe *p)
 {
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
+	if (p->skel)
+		detach_all(p);
 	spanbpf_bpf__destroy(p->skel);
 	free(p);
 }
