@@ -144,9 +144,21 @@ class ContainerImage(T.SpanTestCase):
             cls.tearDownClass()   # unittest does not call it when setUpClass fails
             raise
 
+    @staticmethod
+    def ensure_host_tracefs():
+        """The DaemonSet mounts the host's tracefs read-only and has no CAP_SYS_ADMIN to mount
+        it: like a systemd host (sys-kernel-tracing.mount), the host must have it mounted."""
+        if os.path.isdir("/sys/kernel/tracing/events/syscalls"):
+            return
+        r = T.subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"],
+                             capture_output=True, text=True, timeout=20)
+        if r.returncode != 0 or not os.path.isdir("/sys/kernel/tracing/events/syscalls"):
+            raise AssertionError("cannot mount tracefs on the host: %s" % r.stderr)
+
     @classmethod
     def prepare(cls):
         t0 = time.monotonic()
+        cls.ensure_host_tracefs()
         cls.dir = T.workdir("container")
         cls.podman = None
         # Outside CI, preflight() has skipped the script when something is missing.
