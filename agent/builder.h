@@ -39,6 +39,7 @@
 
 #include "span.h"
 #include "txn.h"
+#include "utf8.h"
 
 struct config;
 
@@ -141,14 +142,5 @@ int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], u
  * "scheme://"); the name is then the method alone.  See builder.c for rules.
  */
 size_t http_target_template(const char *target, char *out, size_t outlen);
-
-/* Bytes in the valid UTF-8 character at s (n bytes available), 0 if none starts there. */
-size_t utf8_char_len(const char *s, size_t n);
-/*
- * Copy n bytes of src to dst as valid UTF-8: each byte that starts no valid
- * character becomes U+FFFD.  Never cuts a character; dst is NUL-terminated
- * when dstlen > 0.  Returns the bytes written, without the NUL.
- */
-size_t utf8_sanitize(char *dst, size_t dstlen, const char *src, size_t n);
 
 #endif /* SPANBPF_BUILDER_H */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "builder.h"
+#include "utf8.h"
 
 /* A bounded writer that keeps counting after the buffer is full. */
 struct out {

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "utf8.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_response;
 typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
@@ -47,31 +48,14 @@ static const pb_any any_init =
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if there is none. */
+/*
+ * Length of the well-formed UTF-8 sequence at p, 0 if there is none.  p is
+ * NUL-terminated: a NUL is never a continuation byte, so utf8_char_len()
+ * stops there whatever n says.
+ */
 static size_t utf8_seq(const unsigned char *p)
 {
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0)
-			lo = 0xa0;	/* no overlong forms */
-		else if (c == 0xed)
-			hi = 0x9f;	/* no surrogates */
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;	/* nothing above U+10FFFF */
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-		       (p[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
+	return utf8_char_len((const char *)p, 4);
 }
 
 /*

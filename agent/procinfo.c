@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder.h"
+#include "utf8.h"
 #include "log.h"
 #include "portscan.h"
 
