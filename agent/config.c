@@ -2394,6 +2394,11 @@ static bool glob_any(const char (*globs)[CONFIG_GLOB_MAX], size_t n, const char 
 	return false;
 }
 
+bool config_process_excluded(const struct config *cfg, const char *exe_name)
+{
+	return glob_any(cfg->exclude_processes, cfg->nexclude_processes, exe_name ? exe_name : "");
+}
+
 bool config_process_selected(const struct config *cfg, const char *exe_name)
 {
 	const char *name = exe_name ? exe_name : "";

@@ -197,6 +197,8 @@ void config_errors_print(const struct config_errors *errs, FILE *f);
  * globs, case sensitive.  A NULL exe_name is the empty name.
  */
 bool config_process_selected(const struct config *cfg, const char *exe_name);
+/* Does exe_name match one of filters.exclude_processes? */
+bool config_process_excluded(const struct config *cfg, const char *exe_name);
 
 /*
  * The service name the first matching services rule gives a process with

@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "portscan.h"
 #include "probe.h"
+#include "procinfo.h"
 #include "selector.h"
 #include "tracker.h"
 
@@ -436,7 +437,7 @@ static void select_process(struct agent *a, uint32_t tgid, bool listens)
 	struct selection sel;
 	char exe[256];
 
-	if (tgid == (uint32_t)getpid() || selector_exe_name("/proc", tgid, exe, sizeof(exe)))
+	if (tgid == (uint32_t)getpid() || procinfo_exe_name("/proc", tgid, exe, sizeof(exe)))
 		return;
 	sel = selector_decide(&a->cfg, exe, listens);
 	if (a->cfg.nexclude_processes)
@@ -486,15 +487,18 @@ static void select_existing(struct agent *a)
 		log_info("filters: %d process(es) listening on filters.ports, %d examined", nl, n);
 }
 
-/* A process called exec: its executable changed, so may its selection. */
+/*
+ * A process called exec: its executable changed, so may its selection.
+ * Only its own sockets are looked at (in its own network namespace).
+ */
 static void on_exec_event(struct agent *a, uint32_t tgid)
 {
-	uint32_t listeners[4096];
-	int nl = 0;
+	uint16_t port;
+	size_t nport = 0;
 
 	if (a->cfg.nports)
-		nl = portscan_listeners("/proc", a->cfg.ports, a->cfg.nports, listeners, 4096);
-	select_process(a, tgid, tgid_in(listeners, nl < 0 ? 0 : nl, tgid));
+		portscan_process_ports("/proc", tgid, a->cfg.ports, a->cfg.nports, &port, 1, &nport);
+	select_process(a, tgid, nport > 0);
 }
 
 /*

@@ -344,30 +344,64 @@ static void read_environ(const char *root, uint32_t tgid, char *buf, size_t len,
 		parse_environ(buf, (size_t)n, f);
 }
 
-static void read_exe(const char *root, uint32_t tgid, struct proc_facts *f)
+/* /proc/PID/exe into link, without " (deleted)": its length, or -1. */
+static ssize_t exe_link(const char *root, uint32_t tgid, char *link, size_t size)
 {
 	static const char deleted[] = " (deleted)";
 	char path[PATH_MAX];
-	char link[PROCINFO_PATH_MAX];
-	const char *base;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/%u/exe", root, tgid);
-	n = readlink(path, link, sizeof(link));
-	if (n <= 0 || (size_t)n >= sizeof(link))
-		return;
+	n = readlink(path, link, size);
+	if (n <= 0 || (size_t)n >= size)
+		return -1;
 	link[n] = '\0';
 	if ((size_t)n > sizeof(deleted) - 1 &&
 	    strcmp(link + n - (sizeof(deleted) - 1), deleted) == 0) {
 		n -= sizeof(deleted) - 1;
 		link[n] = '\0';
 	}
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
+	return n;
+}
+
+/* The file name part of a path; "" for a path ending in '/'. */
+static const char *base_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return base ? base + 1 : path;
+}
+
+static void read_exe(const char *root, uint32_t tgid, struct proc_facts *f)
+{
+	char link[PROCINFO_PATH_MAX];
+	const char *base;
+	ssize_t n = exe_link(root, tgid, link, sizeof(link));
+
+	if (n <= 0)
+		return;
+	base = base_name(link);
 	if (!*base)
 		return;
 	utf8_sanitize(f->exe_path, sizeof(f->exe_path), link, (size_t)n);
 	utf8_sanitize(f->exe_name, sizeof(f->exe_name), base, strlen(base));
+}
+
+int procinfo_exe_name(const char *proc_root, uint32_t tgid, char *buf, size_t len)
+{
+	char link[PROCINFO_PATH_MAX];
+	uint64_t start;
+
+	if (!len)
+		return -1;
+	if (!proc_root)
+		proc_root = PROCINFO_DEFAULT_ROOT;
+	if (exe_link(proc_root, tgid, link, sizeof(link)) > 0 && *base_name(link)) {
+		snprintf(buf, len, "%s", base_name(link));
+		return 0;
+	}
+	/* Kernel threads and processes we may not read: the task name. */
+	return read_stat(proc_root, tgid, buf, len, &start);
 }
 
 /* Everything but stat, which the caller has read into f already. */

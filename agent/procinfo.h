@@ -141,6 +141,12 @@ struct resource *procinfo_resource(struct procinfo *pi, uint32_t tgid);
  * records) used as executable name when /proc no longer has it.
  */
 struct resource *procinfo_resource_hint(struct procinfo *pi, uint32_t tgid, const char *comm);
+/*
+ * The executable name of tgid as the name filters and rules see it: the
+ * file name of /proc/PID/exe (without " (deleted)"), else the task name.
+ * 0, or -1 when the process is gone.  Uncached.
+ */
+int procinfo_exe_name(const char *proc_root, uint32_t tgid, char *buf, size_t len);
 /* Drop the cached entry of an exited process (after its last spans). */
 void procinfo_forget(struct procinfo *pi, uint32_t tgid);
 /*

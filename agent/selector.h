@@ -25,13 +25,7 @@ struct selection {
 /* Does any selector restrict tracing to chosen processes? */
 bool selector_active(const struct config *cfg);
 
-/* Pure: the filters' verdict for a process with this executable name. */
+/* Pure: the filters' verdict for a process with this executable name (procinfo_exe_name()). */
 struct selection selector_decide(const struct config *cfg, const char *exe, bool listens);
-
-/*
- * The executable name of tgid: basename of /proc/PID/exe (without
- * " (deleted)"), else /proc/PID/comm.  0, or -1 when the process is gone.
- */
-int selector_exe_name(const char *proc_root, uint32_t tgid, char *buf, size_t len);
 
 #endif /* SPANBPF_SELECTOR_H */

@@ -1842,6 +1842,10 @@ static void test_process_selected(void **state)
 	assert_false(config_process_selected(&cfg, "python3.9"));
 	assert_true(config_process_selected(&cfg, "python3.10"));
 	assert_false(config_process_selected(&cfg, ".hidden"));
+	assert_true(config_process_excluded(&cfg, "nginx-debug"));
+	assert_true(config_process_excluded(&cfg, ".hidden"));
+	assert_false(config_process_excluded(&cfg, "nginx"));
+	assert_false(config_process_excluded(&cfg, NULL));
 	load_ok(&cfg, "filters: {processes: [\"python3*\", \"*\"],\n"
 		      "          exclude_processes: [python3.9]}");
 	assert_true(config_process_selected(&cfg, "python3.11"));
