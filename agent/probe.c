@@ -277,7 +277,7 @@ static int map_fill_names(struct bpf_map *map, const struct probe_filters *f)
 	for (int pass = 0; !err && pass < 2; pass++) {
 		const char *const *names = pass ? f->exclude_names : f->include_names;
 		size_t n = pass ? f->nexclude_names : f->ninclude_names;
-		__u8 bit = pass ? 0x02 : 0x01; /* RULE_EXCLUDE : RULE_INCLUDE */
+		__u8 bit = pass ? SB_RULE_EXCLUDE : SB_RULE_INCLUDE;
 
 		for (size_t i = 0; !err && i < n; i++) {
 			char key[16] = { 0 };

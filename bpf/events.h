@@ -94,6 +94,10 @@ enum sb_counter {
 	SB_CNT_MAX,
 };
 
+/* Values of the comm_rules map (exact executable names, by task name). */
+#define SB_RULE_INCLUDE 0x01	/* named in filters.processes */
+#define SB_RULE_EXCLUDE 0x02	/* named in filters.exclude_processes */
+
 /* Key of the per-(process, fd) connection state. */
 struct sb_fd_key {
 	__u32 tgid;

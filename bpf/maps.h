@@ -118,8 +118,6 @@ struct {
 } proc_ok SEC(".maps");
 
 /* Exact executable names from filters.processes / exclude_processes, by task name. */
-#define RULE_INCLUDE 0x01
-#define RULE_EXCLUDE 0x02
 struct comm_key {
 	char comm[16];
 };

@@ -801,14 +801,14 @@ int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 		bpf_map_delete_elem(&proc_ok, &tgid);
 		if (procs_alone)
 			bpf_map_delete_elem(&traced_tgids, &tgid);
-		if (rule && (*rule & RULE_INCLUDE) && !(*rule & RULE_EXCLUDE)) {
+		if (rule && (*rule & SB_RULE_INCLUDE) && !(*rule & SB_RULE_EXCLUDE)) {
 			bpf_map_update_elem(&proc_ok, &tgid, &one, BPF_ANY);
 			if (procs_alone)
 				bpf_map_update_elem(&traced_tgids, &tgid, &one, BPF_ANY);
 		}
 	}
 	if (has_ignored) {
-		if (rule && (*rule & RULE_EXCLUDE))
+		if (rule && (*rule & SB_RULE_EXCLUDE))
 			bpf_map_update_elem(&ignored_tgids, &tgid, &one, BPF_ANY);
 		else
 			bpf_map_delete_elem(&ignored_tgids, &tgid);
