@@ -66,7 +66,6 @@ struct agent {
 	uint64_t events;
 	uint64_t bad_records;
 	uint64_t spans_built;
-	uint64_t spans_dropped;
 };
 
 static uint64_t now_mono_ns(void)
@@ -111,30 +110,29 @@ static void on_txn(const struct http_txn *txn, void *ctx)
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
-	if (!exporter_submit(a->exporter, span))
-		a->spans_dropped++;
+	/* A refusal (queue full) is counted by the exporter. */
+	exporter_submit(a->exporter, span);
 }
 
 static void on_exec_event(struct agent *a, uint32_t tgid);
 
 /*
- * A blocking connect() that failed (refused, timed out, unreachable): the
- * call the process was about to make becomes an ERROR client span, a child
- * of the request that thread serves.  Non-blocking connects report their
- * failure through getsockopt(), which is not traced: those give no span.
+ * A connect() that failed (refused, timed out, unreachable): the call the
+ * process was about to make becomes an ERROR client span, a child of the
+ * request that thread serves.  The kernel side reports blocking connects'
+ * errors, and non-blocking sockets closed unused in TCP_CLOSE as refused.
  */
 static void on_connect_failed(struct agent *a, const struct sb_event *ev)
 {
 	static uint64_t next_id = 1ull << 63; /* apart from the tracker's ids */
-	struct http_txn *txn = calloc(1, sizeof(*txn));
 	int err = -(int32_t)ev->len;
+	struct http_txn *txn;
 
+	if (err != ECONNREFUSED && err != ETIMEDOUT && err != EHOSTUNREACH && err != ENETUNREACH)
+		return;
+	txn = calloc(1, sizeof(*txn));
 	if (!txn)
 		return;
-	if (err != ECONNREFUSED && err != ETIMEDOUT && err != EHOSTUNREACH && err != ENETUNREACH) {
-		free(txn);
-		return;
-	}
 	txn->txn_id = next_id++;
 	txn->tgid = ev->tgid;
 	txn->req_tid = txn->resp_tid = ev->tid;
@@ -166,8 +164,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	switch (ev->type) {
 	case SB_EV_DATA:
 		/* Read /proc while the process is surely alive: clients may exit fast. */
-		if (ev->flags & SB_F_CONN_START)
-			{
+		if (ev->flags & SB_F_CONN_START) {
 			char comm[sizeof(ev->comm) + 1];
 
 			memcpy(comm, ev->comm, sizeof(ev->comm));
@@ -210,7 +207,7 @@ static void kernel_counters(struct agent *a, uint64_t kc[SB_CNT_MAX])
 	memcpy(kc, a->kc_last, sizeof(a->kc_last));
 }
 
-/* Detaching ~40 tracepoints takes a second or two: done beside the final flush. */
+/* Detaching the tracepoints takes about a second (see probe_close): done beside the final flush. */
 static void *close_probe(void *arg)
 {
 	probe_close(arg);
