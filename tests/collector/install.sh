@@ -12,19 +12,6 @@ have=$(node -p "try { require('@opentelemetry/otlp-transformer/package.json').ve
 if [[ -f "$ROOT_JS" && "$have" == "$want" ]]; then
 	exit 0
 fi
-if ! command -v npm >/dev/null 2>&1; then
-	echo "install.sh: npm not found (apt-get install npm)" >&2
-	exit 1
-fi
 echo "installing @opentelemetry/otlp-transformer@$want into $(pwd)/node_modules" >&2
-for attempt in 1 2 3; do
-	if timeout 300 npm install --no-package-lock --no-audit --no-fund --loglevel=error; then
-		break
-	fi
-	if [[ $attempt == 3 ]]; then
-		echo "install.sh: npm install failed" >&2
-		exit 1
-	fi
-	sleep $((attempt * 5))
-done
+bash ../npm-install.sh .
 test -f "$ROOT_JS" || { echo "install.sh: $ROOT_JS missing after npm install" >&2; exit 1; }

@@ -11,17 +11,6 @@ have=$(node -p "try { require('./node_modules/js-yaml/package.json').version } c
 if [[ $have == "$VERSION" ]]; then
 	exit 0
 fi
-command -v npm >/dev/null 2>&1 || { echo "install.sh: npm not found (apt-get install npm)" >&2; exit 1; }
 echo "installing js-yaml@$VERSION into $(pwd)/node_modules" >&2
-for attempt in 1 2 3; do
-	if timeout 300 npm install --prefix . --no-package-lock --no-save --no-audit --no-fund \
-		--loglevel=error "js-yaml@$VERSION"; then
-		break
-	fi
-	if [[ $attempt == 3 ]]; then
-		echo "install.sh: npm install failed" >&2
-		exit 1
-	fi
-	sleep $((attempt * 5))
-done
+bash ../npm-install.sh . --prefix . --no-save "js-yaml@$VERSION"
 test -f node_modules/js-yaml/package.json || { echo "install.sh: js-yaml missing after npm install" >&2; exit 1; }
