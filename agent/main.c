@@ -259,9 +259,12 @@ static void publish_metrics(struct agent *a)
 		    (double)kc[SB_CNT_RB_FULL]);
 	metrics_add(s, "spanbpf_events_bad_total", "Records refused as malformed.",
 		    METRIC_COUNTER, NULL, (double)(a->bad_records + ts.bad_events));
-	metrics_add(s, "spanbpf_syscalls_unpaired_total",
-		    "Syscall exits whose entry the kernel side did not see.", METRIC_COUNTER, NULL,
-		    (double)kc[SB_CNT_ARGS_MISSED]);
+	metrics_add(s, "spanbpf_transfers_counted_total",
+		    "Transfers the kernel only counted (body bytes: no record).", METRIC_COUNTER,
+		    NULL, (double)kc[SB_CNT_COUNTED]);
+	metrics_add(s, "spanbpf_connections_untracked_total",
+		    "Connections the kernel could not store (its table refused).", METRIC_COUNTER,
+		    NULL, (double)kc[SB_CNT_MAP_FULL]);
 	metrics_add(s, "spanbpf_connections_not_http_total",
 		    "Connections classified as not HTTP/1.x.", METRIC_COUNTER, NULL,
 		    (double)kc[SB_CNT_NOT_HTTP]);
@@ -649,8 +652,7 @@ int main(int argc, char **argv)
 	a.builder = builder_new(&bopts);
 	copts.sampling_ratio = a.cfg.sampling_ratio;
 	a.correlator = a.builder ? correlator_new(&copts, a.builder) : NULL;
-	a.tracker = tracker_new(&topts, on_request, on_txn, &a);
-	if (!a.builder || !a.correlator || !a.tracker) {
+	if (!a.builder || !a.correlator) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -668,6 +670,15 @@ int main(int argc, char **argv)
 	err = probe_open(&a.probe, &popts);
 	if (err)
 		goto out;
+	/* The tracker asks the kernel about quiet connections and tells it of non-HTTP ones. */
+	topts.query = probe_conn_query;
+	topts.not_http = probe_conn_not_http;
+	topts.kctx = a.probe;
+	a.tracker = tracker_new(&topts, on_request, on_txn, &a);
+	if (!a.tracker) {
+		log_error("out of memory");
+		goto out;
+	}
 	select_existing(&a);
 
 	log_info("spanbpf %s ready: tracing %s, exporting to %s (%s)", SPANBPF_VERSION,
