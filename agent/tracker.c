@@ -36,6 +36,7 @@
  */
 #include "tracker.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -1286,6 +1287,41 @@ static void on_data(struct tracker *t, const struct sb_event *ev, size_t size)
 	data_feed(t, c, ev, cap);
 }
 
+/*
+ * A connect() that failed (refused, timed out, unreachable): the call the
+ * process was about to make is an exchange of its own, flagged
+ * TXN_F_CONN_REFUSED, with no request and no response.  The kernel reports
+ * blocking connects' errors, and non-blocking sockets closed unused in
+ * TCP_CLOSE as refused.  Successful connects make no exchange.
+ */
+static void connect_failed(struct tracker *t, const struct sb_event *ev)
+{
+	int err = -(int32_t)ev->len;
+	struct http_txn *x = &t->txn;
+
+	if (err != ECONNREFUSED && err != ETIMEDOUT && err != EHOSTUNREACH && err != ENETUNREACH)
+		return;
+	memset(x, 0, offsetof(struct http_txn, method));
+	x->method[0] = x->target[0] = x->host[0] = x->user_agent[0] = x->traceparent[0] = '\0';
+	x->txn_id = ++t->next_txn_id;
+	x->tgid = ev->tgid;
+	x->req_tid = x->resp_tid = ev->tid;
+	x->fd = ev->fd;
+	x->conn_id = ev->conn_id;
+	x->role = SB_ROLE_CLIENT;
+	x->version_minor = 1;
+	x->flags = TXN_F_CONN_REFUSED;
+	x->conn_errno = err;
+	x->tuple = ev->tuple;
+	x->start_ns = x->end_ns = ev->ts_ns;
+	memcpy(x->comm, ev->comm, sizeof(x->comm) - 1);
+	x->comm[sizeof(x->comm) - 1] = '\0';
+	t->st.connects_failed++;
+	if (t->on_request)
+		t->on_request(x, t->ctx);
+	t->on_txn(x, t->ctx);
+}
+
 void tracker_on_event(struct tracker *t, const struct sb_event *ev, size_t size)
 {
 	struct conn *c;
@@ -1308,6 +1344,7 @@ void tracker_on_event(struct tracker *t, const struct sb_event *ev, size_t size)
 		conn_close(t, c, max_u64(ev->ts_ns, c->last_ts));
 		break;
 	case SB_EV_CONNECT:
+		connect_failed(t, ev);
 		break;
 	case SB_EV_PROC_EXIT:
 		proc_exit(t, ev->tgid, ev->ts_ns);

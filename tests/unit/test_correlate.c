@@ -195,7 +195,7 @@ static void test_chain_servers_first(void **state)
 	check_chain(true);
 }
 
-/* Two requests in flight on one thread (an event loop): no guess. */
+/* Two requests in flight on one thread from two connections (an event loop): no guess. */
 static void test_thread_ambiguous_gives_no_parent(void **state)
 {
 	struct correlator *c = new_corr(1.0);
@@ -212,7 +212,8 @@ static void test_thread_ambiguous_gives_no_parent(void **state)
 	correlator_on_txn(c, &out, &r);
 	assert_false(r.parent.valid);
 	correlator_stats(c, &st);
-	assert_int_equal(st.ambiguous, 1);
+	assert_int_equal(st.unlinked[CORR_UNLINKED_EVENT_LOOP], 1);
+	assert_int_equal(st.event_loops, 1);
 	correlator_free(c);
 }
 
