@@ -25,7 +25,7 @@ done
 SUDO=()
 [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
 
-PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
 	ca-certificates)
 missing=()
