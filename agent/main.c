@@ -70,6 +70,27 @@ static uint64_t now_mono_ns(void)
 
 static void on_exec_event(void *ctx, uint32_t tgid);
 
+static bool submit_span(void *exporter, struct span *s)
+{
+	return exporter_submit(exporter, s);
+}
+
+/* --record FILE: every ring record, as a 4-byte length then its bytes (tests/bench/replay). */
+static FILE *record_file;
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	uint32_t n = (uint32_t)size;
+
+	if (record_file && (fwrite(&n, sizeof(n), 1, record_file) != 1 ||
+			    fwrite(data, 1, size, record_file) != size)) {
+		log_error("--record: writing failed: %s; recording stopped", strerror(errno));
+		fclose(record_file);
+		record_file = NULL;
+	}
+	return pipeline_record(ctx, data, size);
+}
+
 /* The kernel's counters: read live while the probe is open, else the last reading. */
 static void kernel_counters(struct agent *a, uint64_t kc[SB_CNT_MAX])
 {
@@ -150,6 +171,8 @@ static void usage(FILE *f)
 		"                      else built-in defaults)\n"
 		"      --check-config  validate the configuration and exit (0 = valid)\n"
 		"      --console       also print each finished span as one line on stdout\n"
+		"      --record FILE   also write every kernel record to FILE (for\n"
+		"                      tests/bench/replay: the agent's own cost, replayed)\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
@@ -367,6 +390,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "console", no_argument, NULL, 'o' },
+		{ "record", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -397,6 +421,13 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			plopts.console = true;
+			break;
+		case 'R':
+			record_file = fopen(optarg, "we");
+			if (!record_file) {
+				fprintf(stderr, "spanbpf: --record %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
 			break;
 		case 'V':
 			printf("spanbpf %s\n", SPANBPF_VERSION);
@@ -451,7 +482,8 @@ int main(int argc, char **argv)
 	plopts.cfg = &a.cfg;
 	plopts.host_name = host;
 	plopts.node_name = getenv("K8S_NODE_NAME");
-	plopts.exporter = a.exporter;
+	plopts.submit = submit_span;
+	plopts.submit_ctx = a.exporter;
 	plopts.on_exec = on_exec_event;
 	plopts.exec_ctx = &a;
 	a.pipeline = pipeline_new(&plopts);
@@ -469,7 +501,7 @@ int main(int argc, char **argv)
 	popts.self_tgid = (uint32_t)getpid();
 	filters_from_config(&a.cfg, &filters, inc_names, exc_names);
 	popts.filters = &filters;
-	popts.on_event = pipeline_record;
+	popts.on_event = on_record;
 	popts.ctx = a.pipeline;
 	err = probe_open(&a.probe, &popts);
 	if (err)
@@ -543,6 +575,8 @@ out:
 	if (closing)
 		pthread_join(closer, NULL);
 	pipeline_free(a.pipeline);
+	if (record_file)
+		fclose(record_file);
 	curl_global_cleanup();
 	return rc;
 }

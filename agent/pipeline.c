@@ -137,8 +137,8 @@ static void on_txn(const struct http_txn *txn, void *ctx)
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
-	if (p->o.exporter)
-		exporter_submit(p->o.exporter, span);	/* a refusal (queue full) is counted there */
+	if (p->o.submit)
+		p->o.submit(p->o.submit_ctx, span);	/* a refusal (queue full) is counted there */
 	else
 		span_free(span);
 }

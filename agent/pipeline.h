@@ -22,9 +22,9 @@
 #include "../bpf/events.h"
 
 struct config;
-struct exporter;
 struct exporter_stats;
 struct metrics;
+struct span;
 
 struct pipeline_opts {
 	/* services, resources, http.record_query, sampling; must outlive the pipeline */
@@ -33,7 +33,12 @@ struct pipeline_opts {
 	const char *node_name;		/* k8s.node.name; NULL = none */
 	const char *proc_root;		/* NULL = "/proc" */
 	bool console;			/* print each span on stdout */
-	struct exporter *exporter;	/* spans go there; NULL = built and dropped (tests) */
+	/*
+	 * Where finished spans go (the exporter's queue): submit takes the
+	 * span whatever it returns.  NULL: spans are built and freed.
+	 */
+	bool (*submit)(void *ctx, struct span *s);
+	void *submit_ctx;
 	/* SB_EV_EXEC records: the process's selection may have changed. */
 	void (*on_exec)(void *ctx, uint32_t tgid);
 	void *exec_ctx;
