@@ -366,16 +366,25 @@ const struct procmaps_entry *procmaps_exe(const struct procmaps *pm)
 	return NULL;
 }
 
-const struct procmaps_entry *procmaps_find_lib(const struct procmaps *pm, const char *soname)
+const struct procmaps_entry *procmaps_find_lib(const struct procmaps *pm, const char *soname,
+					       const struct procmaps_entry *after)
 {
 	size_t n = soname ? strlen(soname) : 0;
+	size_t i = 0;
 
-	if (n == 0)
+	if (n == 0 || !pm)
 		return NULL;
-	for (size_t i = 0; pm && i < pm->n; i++) {
+	if (after) {
+		if (after < pm->e || after >= pm->e + pm->n)
+			return NULL;
+		i = (size_t)(after - pm->e) + 1;
+	}
+	for (; i < pm->n; i++) {
 		const struct procmaps_entry *e = &pm->e[i];
 		const char *base = strrchr(e->path, '/');
 
+		if (!e->first)
+			continue;
 		base = base ? base + 1 : e->path;
 		if (strncmp(base, soname, n) == 0 && (base[n] == '\0' || base[n] == '.'))
 			return e;
