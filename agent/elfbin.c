@@ -432,14 +432,24 @@ struct qstate {
 	int rank;		/* 0 = nothing yet */
 };
 
+/* Symbol name lengths looked for through a bitmap; longer queries are always looked for. */
+#define LEN_BITS 4096
+
 struct symtab_pass {
 	struct elfbin_sym_query *q;
 	struct qstate *st;
-	/* Open addressing: query index + 1, 0 = empty; one table per match kind. */
-	uint32_t *exact, *cxx;
-	uint64_t *exact_h, *cxx_h;
-	size_t mask;
-	bool any_cxx;
+	/* Exact names: open addressing, query index + 1 (0 = empty), and the name's hash. */
+	uint32_t *exact;
+	uint64_t *exact_h;
+	size_t mask, nexact;
+	/* The lengths of the exact names (bit per length), the shortest, any very long one. */
+	uint64_t lens[LEN_BITS / 64];
+	size_t min_len;
+	bool long_names;
+	/* C++ names, mangled, and their query indexes. */
+	struct cxxq *cxx;
+	uint32_t *cxx_qi;
+	size_t ncxx;
 };
 
 static void table_put(uint32_t *slots, uint64_t *hashes, size_t mask, uint64_t h, uint32_t qi)
@@ -500,153 +510,172 @@ static void candidate(struct symtab_pass *p, uint32_t qi, const Elf64_Sym *s, bo
 	q->sym.offset = q->sym.type == STT_TLS ? ELFBIN_NO_OFFSET : elfbin_addr_to_offset(eb, addr);
 }
 
-static void probe(struct symtab_pass *p, const uint32_t *slots, const uint64_t *hashes,
-		  uint64_t h, const char *name, size_t len, const Elf64_Sym *s, bool dynamic,
-		  const struct elfbin *eb)
+static void probe(struct symtab_pass *p, uint64_t h, const char *name, size_t len,
+		  const Elf64_Sym *s, bool dynamic, const struct elfbin *eb)
 {
-	for (size_t i = (size_t)h & p->mask; slots[i]; i = (i + 1) & p->mask) {
-		uint32_t qi = slots[i] - 1;
+	for (size_t i = (size_t)h & p->mask; p->exact[i]; i = (i + 1) & p->mask) {
+		uint32_t qi = p->exact[i] - 1;
 		const char *qn = p->q[qi].name;
 
-		if (hashes[i] == h && strncmp(qn, name, len) == 0 && qn[len] == '\0')
+		if (p->exact_h[i] == h && strncmp(qn, name, len) == 0 && qn[len] == '\0')
 			candidate(p, qi, s, dynamic, eb);
 	}
 }
 
-/* Append n bytes of s to out (cap bytes) at *len; false when it does not fit. */
-static bool append(char *out, size_t cap, size_t *len, const char *s, size_t n)
-{
-	if (n >= cap - *len)
-		return false;
-	memcpy(out + *len, s, n);
-	*len += n;
-	out[*len] = '\0';
-	return true;
-}
+/* Longest C++ query name mangled (ELFBIN_SYM_CXX). */
+#define CXX_BODY_MAX 1024
 
-/* An Itanium <source-name>: decimal length then that many bytes (no NUL among them). */
-static const char *source_name(const char *p, const char **id, size_t *n)
-{
-	size_t len = 0;
+/* A qualified C++ name, mangled the Itanium way up to its parameters. */
+struct cxxq {
+	char body[CXX_BODY_MAX];	/* "4node9AsyncWrap13EmitAsyncInit" */
+	size_t len;
+	char tail;			/* 'C' constructor, 'D' destructor, else 0 */
+	bool nested;			/* _ZN ... E */
+	bool ok;			/* the name could be mangled */
+};
 
-	if (*p < '1' || *p > '9')
-		return NULL;
-	while (*p >= '0' && *p <= '9') {
-		len = len * 10 + (size_t)(*p++ - '0');
-		if (len > 4096)
-			return NULL;
+/*
+ * Mangle "a::b::c" into q: each component as <length><identifier>, "std"
+ * first as St, "C::C" and "C::~C" as constructor and destructor.  Names
+ * with templates, operators or anything but identifiers are not handled.
+ */
+static void cxx_mangle(const char *name, struct cxxq *q)
+{
+	const char *comp[64], *prev = NULL;
+	size_t clen[64], n = 0, prev_len = 0, first = 0;
+
+	memset(q, 0, sizeof(*q));
+	for (const char *s = name;;) {
+		const char *e = strstr(s, "::");
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+
+		if (len == 0 || n == 64)
+			return;
+		for (size_t i = 0; i < len; i++)
+			if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') ||
+			      (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+			      (s[i] == '~' && i == 0)))
+				return;
+		comp[n] = s;
+		clen[n++] = len;
+		if (!e)
+			break;
+		s = e + 2;
 	}
-	if (strnlen(p, len) < len)
-		return NULL;
-	*id = p;
-	*n = len;
-	return p + len;
+	if (n > 1 && clen[0] == 3 && memcmp(comp[0], "std", 3) == 0) {
+		memcpy(q->body, "St", 2);
+		q->len = 2;
+		first = 1;
+	}
+	for (size_t i = first; i < n; i++) {
+		int w;
+
+		if (i == n - 1 && prev) {
+			if (clen[i] == prev_len && memcmp(comp[i], prev, prev_len) == 0) {
+				q->tail = 'C';
+				break;
+			}
+			if (comp[i][0] == '~' && clen[i] == prev_len + 1 &&
+			    memcmp(comp[i] + 1, prev, prev_len) == 0) {
+				q->tail = 'D';
+				break;
+			}
+		}
+		if (comp[i][0] == '~')
+			return;
+		w = snprintf(q->body + q->len, sizeof(q->body) - q->len, "%zu%.*s", clen[i],
+			     (int)clen[i], comp[i]);
+		if (w < 0 || (size_t)w >= sizeof(q->body) - q->len)
+			return;
+		q->len += (size_t)w;
+		prev = comp[i];
+		prev_len = clen[i];
+	}
+	q->nested = n - first > 1;
+	q->ok = true;
 }
 
-/* Skip ABI tags ("B5cxx11") after a name. */
+/* Skip ABI tags ("B5cxx11") in a NUL-terminated mangled name. */
 static const char *abi_tags(const char *p)
 {
-	const char *id;
-	size_t n;
+	while (*p == 'B') {
+		size_t len = 0;
 
-	while (p && *p == 'B')
-		p = source_name(p + 1, &id, &n);
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			len = len * 10 + (size_t)(*p - '0');
+			if (len > CXX_BODY_MAX)
+				return p;
+		}
+		if (len == 0 || strnlen(p, len) < len)
+			return p;
+		p += len;
+	}
 	return p;
 }
 
-/*
- * The qualified name of a mangled function or variable name ("a::b::c"),
- * into out; see ELFBIN_SYM_CXX for what is decoded.  Returns its length, or
- * -1 for anything else.
- */
-static long cxx_name(const char *m, char *out, size_t cap)
+/* Whether the mangled name m (starting "_Z") has q's name, whatever its parameters. */
+static bool cxx_matches(const char *m, const struct cxxq *q)
 {
-	const char *p = m + 2, *id = NULL, *last = NULL;
-	size_t len = 0, n = 0, last_n = 0;
-	int parts = 0;
+	const char *p = m + 2;
 
-	out[0] = '\0';
-	if (m[0] != '_' || m[1] != 'Z')
-		return -1;
-	if (*p == 'L')
+	if (q->nested) {
+		if (*p++ != 'N')
+			return false;
+		while (*p == 'r' || *p == 'V' || *p == 'K')
+			p++;
+		if (*p == 'R' || *p == 'O')
+			p++;
+	} else if (*p == 'L') {
 		p++;
-	if (*p != 'N') {
-		p = abi_tags(source_name(p, &id, &n));
-		if (!p || !append(out, cap, &len, id, n))
-			return -1;
-		return (long)len;
 	}
-	p++;
-	while (*p == 'r' || *p == 'V' || *p == 'K')
-		p++;
-	if (*p == 'R' || *p == 'O')
-		p++;
-	if (p[0] == 'S' && p[1] == 't') {
-		if (!append(out, cap, &len, "std", 3))
-			return -1;
-		last = "std", last_n = 3;
-		parts++;
+	if (strncmp(p, q->body, q->len) != 0)
+		return false;
+	p += q->len;
+	/* C1-C3 (complete, base, allocating) constructors; D0-D2 destructors. */
+	if (q->tail == 'C' && (p[0] != 'C' || p[1] < '1' || p[1] > '3'))
+		return false;
+	if (q->tail == 'D' && (p[0] != 'D' || p[1] < '0' || p[1] > '2'))
+		return false;
+	if (q->tail)
 		p += 2;
-	}
-	while (*p != 'E') {
-		bool dtor = false;
+	/* The last length was exact: an unscoped name ends there; a nested one at 'E'. */
+	return !q->nested || *abi_tags(p) == 'E';
+}
 
-		if (parts > 0 && !append(out, cap, &len, "::", 2))
-			return -1;
-		if ((p[0] == 'C' && p[1] >= '1' && p[1] <= '3') ||
-		    (p[0] == 'D' && p[1] >= '0' && p[1] <= '2')) {
-			/* A constructor or destructor is named after its class. */
-			if (!last)
-				return -1;
-			dtor = p[0] == 'D';
-			if ((dtor && !append(out, cap, &len, "~", 1)) ||
-			    !append(out, cap, &len, last, last_n))
-				return -1;
-			p = abi_tags(p + 2);
-		} else {
-			if (!(p = source_name(p, &id, &n)) || !append(out, cap, &len, id, n))
-				return -1;
-			last = id, last_n = n;
-			p = abi_tags(p);
-		}
-		if (!p)
-			return -1;
-		parts++;
-	}
-	return parts > 0 ? (long)len : -1;
+static bool len_wanted(const struct symtab_pass *p, size_t len)
+{
+	return len >= LEN_BITS ? p->long_names : (p->lens[len / 64] >> (len % 64)) & 1;
 }
 
 static void scan_table(struct symtab_pass *p, const struct elfbin *eb, const Elf64_Sym *syms,
 		       size_t nsyms, const char *str, size_t strsize, bool dynamic)
 {
-	char buf[1024];
-
 	for (size_t i = 1; i < nsyms; i++) {
 		const Elf64_Sym *s = &syms[i];
 		int type = ELF64_ST_TYPE(s->st_info);
-		const char *name;
-		uint64_t h = FNV_BASIS, h_at = 0;
-		size_t len, at = 0;
+		const char *name, *at;
+		size_t len;
 
 		if (s->st_shndx == SHN_UNDEF || type == STT_SECTION || type == STT_FILE ||
 		    s->st_name == 0 || s->st_name >= strsize)
 			continue;
 		name = str + s->st_name;
-		for (len = 0; name[len]; len++) {
-			if (name[len] == '@' && !at)
-				at = len, h_at = h;
-			h = (h ^ (uint8_t)name[len]) * FNV_PRIME;
+		if (p->nexact) {
+			/* Only names of a length some query has are hashed. */
+			len = strlen(name);
+			if (len_wanted(p, len))
+				probe(p, fnv(name, len), name, len, s, dynamic, eb);
+			/* "SSL_read@@OPENSSL_3.0.0" is SSL_read. */
+			if (len > p->min_len && (at = memchr(name, '@', len)) != NULL &&
+			    len_wanted(p, (size_t)(at - name))) {
+				len = (size_t)(at - name);
+				probe(p, fnv(name, len), name, len, s, dynamic, eb);
+			}
 		}
-		probe(p, p->exact, p->exact_h, h, name, len, s, dynamic, eb);
-		if (at)
-			probe(p, p->exact, p->exact_h, h_at, name, at, s, dynamic, eb);
-		if (p->any_cxx && name[0] == '_' && name[1] == 'Z') {
-			long n = cxx_name(name, buf, sizeof(buf));
-
-			if (n > 0)
-				probe(p, p->cxx, p->cxx_h, fnv(buf, (size_t)n), buf, (size_t)n, s,
-				      dynamic, eb);
-		}
+		if (p->ncxx && name[0] == '_' && name[1] == 'Z')
+			for (size_t k = 0; k < p->ncxx; k++)
+				if (cxx_matches(name, &p->cxx[k]))
+					candidate(p, p->cxx_qi[k], s, dynamic, eb);
 	}
 }
 
@@ -691,7 +720,7 @@ int elfbin_find_symbols(struct elfbin *eb, struct elfbin_sym_query *q, size_t n)
 		q[i].matches = 0;
 		memset(&q[i].sym, 0, sizeof(q[i].sym));
 		if (q[i].flags & ELFBIN_SYM_CXX)
-			p.any_cxx = true;
+			p.ncxx++;
 	}
 	if (n == 0)
 		return 0;
@@ -704,19 +733,32 @@ int elfbin_find_symbols(struct elfbin *eb, struct elfbin_sym_query *q, size_t n)
 	p.mask = cap - 1;
 	p.st = calloc(n, sizeof(*p.st));
 	p.exact = calloc(cap, sizeof(*p.exact));
-	p.cxx = calloc(cap, sizeof(*p.cxx));
 	p.exact_h = calloc(cap, sizeof(*p.exact_h));
-	p.cxx_h = calloc(cap, sizeof(*p.cxx_h));
-	if (!p.st || !p.exact || !p.cxx || !p.exact_h || !p.cxx_h) {
+	p.cxx = calloc(p.ncxx ? p.ncxx : 1, sizeof(*p.cxx));
+	p.cxx_qi = calloc(p.ncxx ? p.ncxx : 1, sizeof(*p.cxx_qi));
+	if (!p.st || !p.exact || !p.exact_h || !p.cxx || !p.cxx_qi) {
 		err = -ENOMEM;
 		goto out;
 	}
+	p.ncxx = 0;
+	p.min_len = SIZE_MAX;
 	for (size_t i = 0; i < n; i++) {
-		if (q[i].flags & ELFBIN_SYM_CXX)
-			table_put(p.cxx, p.cxx_h, p.mask, fnv(q[i].name, strlen(q[i].name)), (uint32_t)i);
+		size_t len = strlen(q[i].name);
+
+		if (q[i].flags & ELFBIN_SYM_CXX) {
+			cxx_mangle(q[i].name, &p.cxx[p.ncxx]);
+			if (p.cxx[p.ncxx].ok)
+				p.cxx_qi[p.ncxx++] = (uint32_t)i;
+			continue;
+		}
+		table_put(p.exact, p.exact_h, p.mask, fnv(q[i].name, len), (uint32_t)i);
+		p.nexact++;
+		if (len < p.min_len)
+			p.min_len = len;
+		if (len >= LEN_BITS)
+			p.long_names = true;
 		else
-			table_put(p.exact, p.exact_h, p.mask, fnv(q[i].name, strlen(q[i].name)),
-				  (uint32_t)i);
+			p.lens[len / 64] |= 1ull << (len % 64);
 	}
 	if (eb->symtab && table_data(eb, eb->symtab, &syms, &nsyms, &str, &strsize)) {
 		scan_table(&p, eb, syms, nsyms, str, strsize, false);
@@ -742,9 +784,9 @@ int elfbin_find_symbols(struct elfbin *eb, struct elfbin_sym_query *q, size_t n)
 out:
 	free(p.st);
 	free(p.exact);
-	free(p.cxx);
 	free(p.exact_h);
-	free(p.cxx_h);
+	free(p.cxx);
+	free(p.cxx_qi);
 	if (!err)
 		return found;
 fail:
@@ -1023,11 +1065,17 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 
 /* ---- DWARF ---------------------------------------------------------------- */
 
+/* Declarations remembered per unit and query, for definitions that name them. */
+#define DECLS_MAX 8
+
 struct fq {
 	uint64_t hash;		/* of the last component of the type's name */
 	const char *last;	/* that component */
 	size_t prefix_len;	/* bytes before it ("node::" is 6) */
 	bool done;
+	/* Declarations of this type in the current unit, in the right scope. */
+	Dwarf_Off decls[DECLS_MAX];
+	unsigned int ndecl;
 };
 
 struct dwalk {
@@ -1106,7 +1154,11 @@ static uint64_t type_size(Dwarf_Die *type)
 	return 0;
 }
 
-/* The type of a member or typedef, peeled to what it names. */
+/*
+ * The type of a member or typedef, peeled to what it names and completed: a
+ * declaration that names its definition in a type unit (DW_AT_signature,
+ * as nested types in DWARF 4 type units do) is replaced by the definition.
+ */
 static bool member_type(Dwarf_Die *die, Dwarf_Die *out)
 {
 	Dwarf_Attribute a;
@@ -1114,7 +1166,14 @@ static bool member_type(Dwarf_Die *die, Dwarf_Die *out)
 
 	if (!dwarf_attr(die, DW_AT_type, &a) || !dwarf_formref_die(&a, &t))
 		return false;
-	return dwarf_peel_type(&t, out) == 0;
+	for (int hops = 0; hops < 4; hops++) {
+		if (dwarf_peel_type(&t, out) != 0)
+			return false;
+		if (!is_declaration(out) || !dwarf_attr(out, DW_AT_signature, &a) ||
+		    !dwarf_formref_die(&a, &t))
+			return true;
+	}
+	return false;
 }
 
 static bool is_aggregate(int tag)
@@ -1268,6 +1327,29 @@ static void resolve(struct elfbin_field_query *q, Dwarf_Die *die)
 	}
 }
 
+/* Whether die completes (DW_AT_specification) one of f's declarations. */
+static bool specifies(Dwarf_Die *die, const struct fq *f)
+{
+	Dwarf_Attribute a;
+	Dwarf_Die spec;
+	Dwarf_Off off;
+
+	if (f->ndecl == 0 || !dwarf_attr(die, DW_AT_specification, &a) ||
+	    !dwarf_formref_die(&a, &spec))
+		return false;
+	off = dwarf_dieoffset(&spec);
+	for (unsigned int i = 0; i < f->ndecl; i++)
+		if (f->decls[i] == off)
+			return true;
+	return false;
+}
+
+/*
+ * A type DIE named name, nested depth scopes deep.  A definition may sit
+ * outside its scope and name its declaration there (DW_AT_specification):
+ * DWARF 4 type units put "class AsyncWrap" at the unit's top level and a
+ * declaration inside "namespace node".
+ */
 static void match(struct dwalk *w, Dwarf_Die *die, const char *name, int depth)
 {
 	size_t len = strlen(name);
@@ -1275,13 +1357,19 @@ static void match(struct dwalk *w, Dwarf_Die *die, const char *name, int depth)
 
 	for (size_t i = 0; i < w->n; i++) {
 		struct fq *f = &w->fq[i];
+		bool scoped;
 
-		if (f->done || f->hash != h || strcmp(f->last, name) != 0 ||
-		    !prefix_matches(w, f, w->q[i].type, depth))
+		if (f->done || f->hash != h || strcmp(f->last, name) != 0)
+			continue;
+		scoped = prefix_matches(w, f, w->q[i].type, depth);
+		if (!scoped && !specifies(die, f))
 			continue;
 		/* A declaration, or a typedef of one, is not the definition. */
-		if (is_declaration(die))
+		if (is_declaration(die)) {
+			if (scoped && f->ndecl < DECLS_MAX)
+				f->decls[f->ndecl++] = dwarf_dieoffset(die);
 			continue;
+		}
 		if (dwarf_tag(die) == DW_TAG_typedef) {
 			Dwarf_Die t;
 
@@ -1389,6 +1477,8 @@ int elfbin_dwarf_fields(struct elfbin *eb, struct elfbin_field_query *q, size_t 
 	while (w.pending > 0 &&
 	       dwarf_get_units(dw, cu, &cu, NULL, &unit_type, &cudie, NULL) == 0) {
 		w.cxx = lang_nests_types(&cudie);
+		for (size_t i = 0; i < n; i++)
+			w.fq[i].ndecl = 0;
 		walk(&w, &cudie, 0);
 	}
 	dwarf_end(dw);
@@ -1491,7 +1581,7 @@ int elfbin_return_sites(struct elfbin *eb, const struct elfbin_sym *sym, uint64_
 			err = -EILSEQ;
 			goto out;
 		}
-		/* ret, ret imm16, rep ret, bnd ret: near returns (far ones are not a function's). */
+		/* ret, ret imm16, rep ret, bnd ret: near returns (a function has no far ones). */
 		if (insn->id == X86_INS_RET) {
 			if ((size_t)count < max)
 				offsets[count] = sym->offset + (insn->address - sym->addr);

@@ -100,7 +100,8 @@ struct elfbin_sym {
 	 * (bpf_program__attach_uprobe()'s func_offset), or ELFBIN_NO_OFFSET.
 	 */
 	uint64_t offset;
-	uint8_t type;		/* STT_FUNC, STT_OBJECT, STT_GNU_IFUNC (a resolver: not the function) ... */
+	/* STT_FUNC, STT_OBJECT, STT_GNU_IFUNC (the resolver, not the function it picks) ... */
+	uint8_t type;
 	uint8_t bind;		/* STB_GLOBAL, STB_WEAK, STB_LOCAL, STB_GNU_UNIQUE */
 	bool dynamic;		/* found in .dynsym (else .symtab) */
 };
@@ -108,23 +109,27 @@ struct elfbin_sym {
 /* elfbin_sym_query.flags */
 enum {
 	/*
-	 * name is a qualified C++ name, "node::AsyncWrap::EmitAsyncInit",
-	 * matched against Itanium-mangled nested names whatever their
-	 * parameters (_ZN[K]4node9AsyncWrap13EmitAsyncInitE...; "St" is std;
-	 * constructors and destructors are "C::C" and "C::~C").  Templates,
-	 * ABI tags, operators and substitutions inside the name are not
-	 * decoded: use the mangled name for those.  Overloads are several
-	 * matches (-ENOTUNIQ).
+	 * name is a qualified C++ function or variable name,
+	 * "node::AsyncWrap::EmitAsyncInit": it is mangled the Itanium way up
+	 * to its parameters and matches every symbol that starts so, whatever
+	 * its parameters, const or ABI tags (_ZN[K]4node9AsyncWrap13Emit
+	 * AsyncInitE...; "std::" is St; constructors and destructors are
+	 * "C::C" and "C::~C"; a single name "f" is _Z1f...).  Names with
+	 * templates or operators are not handled: give the mangled name.
+	 * Overloads are several matches (-ENOTUNIQ).
 	 */
 	ELFBIN_SYM_CXX = 1u << 0,
 };
 
 struct elfbin_sym_query {
-	const char *name;	/* in: exact symbol name (a "@VERSION" suffix in the table is ignored) */
+	/* in: the exact name ("@VERSION" suffixes in the tables are ignored) */
+	const char *name;
 	unsigned int flags;	/* in: ELFBIN_SYM_* */
 	int err;		/* out: 0, -ENOENT, -ENODATA, -ENOTUNIQ */
-	unsigned int matches;	/* out: distinct addresses matched (at most ELFBIN_MATCHES_MAX) */
-	struct elfbin_sym sym;	/* out: with err 0, the symbol; with -ENOTUNIQ, the lowest address */
+	/* out: distinct addresses matched (counted up to ELFBIN_MATCHES_MAX) */
+	unsigned int matches;
+	/* out: with err 0, the symbol; with -ENOTUNIQ, the match at the lowest address */
+	struct elfbin_sym sym;
 };
 
 /*
@@ -148,11 +153,12 @@ int elfbin_find_symbol(struct elfbin *eb, const char *name, struct elfbin_sym *s
 enum elfbin_go_abi {
 	ELFBIN_GO_ABI_UNKNOWN = 0,	/* version unknown: assume nothing */
 	ELFBIN_GO_ABI_STACK,		/* ABI0: arguments and results on the stack */
-	ELFBIN_GO_ABI_REGISTER,		/* ABIInternal: amd64 from go1.17, arm64 from go1.18 */
+	ELFBIN_GO_ABI_REGISTER,		/* ABIInternal: amd64 from go1.17, arm64 from 1.18 */
 };
 
 struct elfbin_go {
-	char version[ELFBIN_GO_VERSION_MAX];	/* runtime.Version(): "go1.19.8"; "" when unknown */
+	/* runtime.Version(), "go1.19.8"; "" when unknown; cut to ELFBIN_GO_VERSION_MAX - 1 */
+	char version[ELFBIN_GO_VERSION_MAX];
 	int major, minor, patch;		/* 1, 19, 8; 0 when not a release version */
 	uint8_t ptr_size;			/* from .go.buildinfo; 0 when absent */
 	enum elfbin_go_abi abi;
@@ -217,7 +223,7 @@ struct elfbin_field_query {
 	int err;		/* out: 0, -ENOENT (see type_found), -ENOTSUP */
 	bool type_found;	/* out: a complete definition of type was seen */
 	uint64_t offset;	/* out: byte offset of member within type */
-	uint64_t size;		/* out: byte size of the member's type (or of type); 0 if unknown */
+	uint64_t size;		/* out: byte size of the member (or the type); 0 if unknown */
 };
 
 /*
