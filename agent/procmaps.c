@@ -76,7 +76,8 @@ static bool expect(const char **p, const char *end, char c)
 /* Strip " (deleted)" from a path of *len bytes; whether it was there. */
 static bool strip_deleted(const char *path, size_t *len)
 {
-	if (*len > DELETED_LEN && memcmp(path + *len - DELETED_LEN, deleted_suffix, DELETED_LEN) == 0) {
+	if (*len > DELETED_LEN &&
+	    memcmp(path + *len - DELETED_LEN, deleted_suffix, DELETED_LEN) == 0) {
 		*len -= DELETED_LEN;
 		return true;
 	}
@@ -266,7 +267,8 @@ int procmaps_parse(const char *buf, size_t n, const char *exe_path, struct procm
 		struct procmaps_entry *e = &pm->e[i];
 
 		e->path = pm->paths + pm->path_at[i];
-		e->exe = exe_path && e->path_len == exe_len && memcmp(e->path, exe_path, exe_len) == 0;
+		e->exe = exe_path && e->path_len == exe_len &&
+			 memcmp(e->path, exe_path, exe_len) == 0;
 	}
 	*out = pm;
 	return 0;

@@ -86,11 +86,11 @@ const struct procmaps_entry *procmaps_exe(const struct procmaps *pm);
 
 /*
  * The first entry after `after` (NULL: from the start) of a library, one
- * per file (entries marked first): one whose file name is soname or starts with soname followed by '.'
- * ("libssl.so.3" finds libssl.so.3 and libssl.so.3.0.2; "libssl.so" finds
- * any libssl.so.N; "libssl3.so" is not "libssl").  A process may map two
- * (an old, deleted copy and a new one; a private copy in a bundle): look
- * again after the first.  NULL when none.
+ * per file (entries marked first): one whose file name is soname or starts
+ * with soname followed by '.' ("libssl.so.3" finds libssl.so.3 and
+ * libssl.so.3.0.2; "libssl.so" finds any libssl.so.N; "libssl3.so" is not
+ * "libssl").  A process may map two (an old, deleted copy and a new one; a
+ * private copy in a bundle): look again after the first.  NULL when none.
  */
 const struct procmaps_entry *procmaps_find_lib(const struct procmaps *pm, const char *soname,
 					       const struct procmaps_entry *after);

@@ -115,7 +115,7 @@ static void test_container(void **state)
 
 static void test_deleted(void **state)
 {
-	/* nginx and libssl upgraded under a running nginx: both deleted, a new libssl loaded too. */
+	/* nginx and libssl upgraded under a running nginx: both deleted, a new libssl loaded. */
 	struct procmaps *pm = parse_data("maps_deleted.txt", "/usr/sbin/nginx (deleted)");
 	const struct procmaps_entry *e, *old, *new;
 	char path[PATH_MAX];
@@ -239,14 +239,14 @@ static void test_huge(void **state)
 	longpath[PATH_MAX - 1] = '\0';
 	for (size_t i = 0; i < mappings; i++)
 		n += (size_t)snprintf(buf + n, cap - n,
-				      "%zx-%zx r-xp 00000000 fe:00 %zu                 /lib/m%zu.so\n",
+				      "%zx-%zx r-xp 00000000 fe:00 %zu            /lib/m%zu.so\n",
 				      0x10000000 + i * 0x2000, 0x10001000 + i * 0x2000, i % 1000,
 				      i % 1000);
 	memset(buf + n, 'g', garbage);
 	n += garbage;
 	buf[n++] = '\n';
-	n += (size_t)snprintf(buf + n, cap - n, "7f0000000000-7f0000001000 r-xp 00000000 fe:00 99999 %s\n",
-			      longpath);
+	n += (size_t)snprintf(buf + n, cap - n,
+			      "7f0000000000-7f0000001000 r-xp 00000000 fe:00 99999 %s\n", longpath);
 	assert_int_equal(procmaps_parse(buf, n, longpath, &pm), 0);
 	assert_int_equal(procmaps_count(pm), mappings + 1);
 	assert_int_equal(procmaps_malformed(pm), 1);
