@@ -28,6 +28,10 @@
 #define BUILDINFO_MAX (1u << 20)
 /* Build settings kept to look for GOEXPERIMENT. */
 #define MODINFO_MAX (64u << 10)
+/* Bytes of the first data segment searched for Go build information without its section. */
+#define BUILDINFO_SEARCH 65536
+/* Member DIEs looked at for one query, anonymous members included (corrupt DWARF can loop). */
+#define MEMBER_VISITS_MAX 100000
 /* Largest note section looked through for the build id. */
 #define NOTES_MAX (64u << 10)
 /* Largest DWARF section accepted once decompressed, and the largest ratio (zlib tops at ~1032). */
@@ -40,6 +44,7 @@ struct load {
 	uint64_t vaddr;
 	uint64_t filesz;
 	uint64_t offset;
+	uint32_t flags;		/* PF_R, PF_W, PF_X */
 };
 
 struct elfbin {
@@ -265,7 +270,8 @@ static int scan_headers(struct elfbin *eb)
 		if (!in_file(ph.p_offset, ph.p_filesz, eb->info.file_size) ||
 		    ph.p_vaddr > UINT64_MAX - ph.p_filesz)
 			return -ENOEXEC;
-		eb->loads[eb->nloads++] = (struct load){ ph.p_vaddr, ph.p_filesz, ph.p_offset };
+		eb->loads[eb->nloads++] =
+			(struct load){ ph.p_vaddr, ph.p_filesz, ph.p_offset, ph.p_flags };
 	}
 	if (eb->nloads == 0)
 		return -ENOEXEC;
@@ -998,6 +1004,39 @@ static bool noregabi(const char *modinfo)
 	return false;
 }
 
+/*
+ * Without a .go.buildinfo section (section headers stripped), the blob is
+ * near the start of the first writable, non-executable segment, 16-byte
+ * aligned, as Go's debug/buildinfo looks for it.  Returns 0 with go filled,
+ * or -ENOENT.
+ */
+static int search_buildinfo(struct elfbin *eb, struct elfbin_go *go, char *modinfo)
+{
+	const struct load *l = NULL;
+	uint8_t *buf;
+	size_t n;
+	int err = -ENOENT;
+
+	for (size_t i = 0; i < eb->nloads && !l; i++)
+		if ((eb->loads[i].flags & (PF_W | PF_X)) == PF_W)
+			l = &eb->loads[i];
+	if (!l)
+		return -ENOENT;
+	n = l->filesz < BUILDINFO_SEARCH ? (size_t)l->filesz : BUILDINFO_SEARCH;
+	buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	if (pread_full(eb->fd, buf, n, l->offset) == 0)
+		for (size_t at = 0; at + 32 <= n; at += 16)
+			if (memcmp(buf + at, go_magic, sizeof(go_magic)) == 0) {
+				err = elfbin_go_parse_buildinfo(buf + at, n - at, read_vaddr_cb, eb,
+								go, modinfo, MODINFO_MAX);
+				break;
+			}
+	free(buf);
+	return err;
+}
+
 int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 {
 	char *modinfo = NULL;
@@ -1008,19 +1047,31 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 		return -EINVAL;
 	memset(go, 0, sizeof(*go));
 	is_go = eb->go_section;
+	modinfo = malloc(MODINFO_MAX);
+	if (!modinfo)
+		return -ENOMEM;
 	go->version_err = -ENODATA;
 	if (eb->buildinfo) {
 		Elf_Data *d = section_data(eb, eb->buildinfo, BUILDINFO_MAX);
 
-		modinfo = malloc(MODINFO_MAX);
-		if (!modinfo)
-			return -ENOMEM;
 		if (d)
 			go->version_err = elfbin_go_parse_buildinfo(d->d_buf, d->d_size,
 								    read_vaddr_cb, eb, go,
 								    modinfo, MODINFO_MAX);
 		if (go->version_err == -ENOENT || !d)
 			go->version_err = -EPROTO;
+	} else {
+		err = search_buildinfo(eb, go, modinfo);
+		if (err == -ENOMEM) {
+			free(modinfo);
+			return err;
+		}
+		if (err != -ENOENT) {
+			is_go = true;
+			go->version_err = err;
+		} else {
+			go->version_err = -ENODATA;
+		}
 	}
 	if (go->version_err) {
 		/* No usable build information: the symbols tell (Go before 1.13, odd linkers). */
@@ -1048,6 +1099,8 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 		memset(go, 0, sizeof(*go));
 		return -ENOENT;
 	}
+	if (go->version_err)
+		modinfo[0] = '\0';
 	if (go->version_err) {
 		go->version[0] = '\0';
 		go->major = go->minor = go->patch = 0;
@@ -1056,7 +1109,7 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 		int regabi_minor = eb->info.machine == EM_X86_64 ? 17 : 18;
 
 		go->abi = go->minor >= regabi_minor ? ELFBIN_GO_ABI_REGISTER : ELFBIN_GO_ABI_STACK;
-		if (modinfo && noregabi(modinfo))
+		if (noregabi(modinfo))
 			go->abi = ELFBIN_GO_ABI_STACK;
 	}
 	free(modinfo);
@@ -1228,7 +1281,7 @@ static int member_offset(Dwarf_Die *m, bool in_union, uint64_t *off)
  * members; its offset from agg's start into *off, its DIE into *out.
  */
 static int find_member(Dwarf_Die *agg, const char *name, size_t n, int depth, uint64_t *off,
-		       Dwarf_Die *out)
+		       Dwarf_Die *out, unsigned long *budget)
 {
 	bool in_union = dwarf_tag(agg) == DW_TAG_union_type;
 	Dwarf_Die m;
@@ -1241,6 +1294,9 @@ static int find_member(Dwarf_Die *agg, const char *name, size_t n, int depth, ui
 		uint64_t moff;
 		int err;
 
+		if (*budget == 0)
+			return -EPROTO;
+		(*budget)--;
 		if (dwarf_tag(&m) != DW_TAG_member)
 			continue;
 		mn = dwarf_diename(&m);
@@ -1259,7 +1315,7 @@ static int find_member(Dwarf_Die *agg, const char *name, size_t n, int depth, ui
 			if (!member_type(&m, &t) || !is_aggregate(dwarf_tag(&t)) ||
 			    member_offset(&m, in_union, &moff) != 0)
 				continue;
-			err = find_member(&t, name, n, depth + 1, &inner, out);
+			err = find_member(&t, name, n, depth + 1, &inner, out, budget);
 			if (err == 0) {
 				*off = moff + inner;
 				return 0;
@@ -1274,6 +1330,7 @@ static int find_member(Dwarf_Die *agg, const char *name, size_t n, int depth, ui
 /* Answer q from the definition die (a complete type of the right name). */
 static void resolve(struct elfbin_field_query *q, Dwarf_Die *die)
 {
+	unsigned long budget = MEMBER_VISITS_MAX;
 	const char *path = q->member;
 	Dwarf_Die cur, t;
 	uint64_t off = 0;
@@ -1304,7 +1361,7 @@ static void resolve(struct elfbin_field_query *q, Dwarf_Die *die)
 			q->err = -ENOTSUP;
 			return;
 		}
-		err = find_member(&cur, path, len, 0, &moff, &m);
+		err = find_member(&cur, path, len, 0, &moff, &m, &budget);
 		if (err) {
 			q->err = err;
 			return;

@@ -171,9 +171,10 @@ struct elfbin_go {
 
 /*
  * Whether the binary is Go and which Go built it.  A binary is Go when it has
- * a .go.buildinfo, .gopclntab or .note.go.buildid section, or a
- * runtime.main symbol.  The version comes from .go.buildinfo (inline strings
- * from go1.18, pointers to string headers before), else from the
+ * a .go.buildinfo, .gopclntab or .note.go.buildid section, Go build
+ * information in its first data segment (section headers stripped), or a
+ * runtime.main symbol.  The version comes from the build information (inline
+ * strings from go1.18, pointers to string headers before), else from the
  * runtime.buildVersion variable.  The register ABI is inferred from the
  * version and the machine, and refused when the build settings name
  * GOEXPERIMENT=noregabi.  Returns 0 (Go: *go filled, maybe with an unknown
@@ -220,7 +221,8 @@ struct elfbin_field_query {
 	 * Inherited members are not: name the base class that declares them.
 	 */
 	const char *member;
-	int err;		/* out: 0, -ENOENT (see type_found), -ENOTSUP */
+	/* out: 0, -ENOENT (see type_found), -ENOTSUP, -EPROTO (DWARF that loops) */
+	int err;
 	bool type_found;	/* out: a complete definition of type was seen */
 	uint64_t offset;	/* out: byte offset of member within type */
 	uint64_t size;		/* out: byte size of the member (or the type); 0 if unknown */

@@ -813,6 +813,35 @@ static void test_go_pointer_buildinfo(void **state)
 	free(out);
 }
 
+/* No section headers at all (sstrip, packers): still Go, by the data segment's build info. */
+static void test_go_no_sections(void **state)
+{
+	char path[PATH_MAX];
+	struct elfbin_go go;
+	struct elfbin *eb;
+	Elf64_Ehdr *eh;
+	uint8_t *buf;
+	size_t n;
+
+	REQUIRE(fx.have_go, "go (golang-go)");
+	buf = read_all(fx.go_s, &n);
+	eh = (Elf64_Ehdr *)buf;
+	eh->e_shoff = 0;
+	eh->e_shnum = 0;
+	eh->e_shstrndx = 0;
+	snprintf(path, sizeof(path), "%s/goprog_no_sections", fx.dir);
+	write_all(path, buf, n);
+	free(buf);
+	assert_int_equal(elfbin_open(path, &eb), 0);
+	assert_false(elfbin_info(eb)->has_symtab);
+	assert_false(elfbin_info(eb)->has_dynsym);
+	assert_int_equal(elfbin_go_info(eb, &go), 0);
+	assert_int_equal(go.version_err, 0);
+	assert_string_equal(go.version, fx.go_version);
+	assert_int_equal(go.abi, ELFBIN_GO_ABI_REGISTER);
+	elfbin_close(eb);
+}
+
 /* GOEXPERIMENT=noregabi in the build settings: the stack ABI. */
 static void test_go_noregabi(void **state)
 {
@@ -1073,6 +1102,96 @@ static void test_cxx_dwarf(void **state)
 	elfbin_close(eb);
 }
 
+/*
+ * A DWARF that loops: both anonymous members of node::AsyncWrap retyped as
+ * node::AsyncWrap itself.  Looking for a member that is not there must end
+ * (at 2^32 visits it would not), with -EPROTO.
+ */
+static void test_dwarf_loop(void **state)
+{
+	struct elfbin_field_query q[2] = { { .type = "node::AsyncWrap", .member = "async_id_" },
+					   { .type = "node::AsyncWrap", .member = "nosuch" } };
+	long cu = 0, cls = -1, die = -1, attrs[8], sec = -1;
+	char *out, *save = NULL, path[PATH_MAX], tag[64] = "";
+	int depth = -1, cls_depth = -1, nattrs = 0;
+	bool named = false;
+	struct elfbin *eb;
+	uint8_t *buf;
+	double t;
+	size_t n;
+
+	REQUIRE(fx.have_cxx, "g++");
+	REQUIRE(fx.have_readelf, "readelf (binutils)");
+	/* The class DIE of node::AsyncWrap, and the DW_AT_type (ref4) of its unnamed members. */
+	out = run(NULL, "readelf -wN --debug-dump=info --wide '%s'", fx.cxx);
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		bool child;
+		long off;
+		int d;
+
+		if (sscanf(l, "  Compilation Unit @ offset %lx:", &off) == 1) {
+			cu = off;
+			continue;
+		}
+		if (sscanf(l, " <%d><%lx>: Abbrev Number: %*d (%63[^)])", &d, &off, tag) == 3) {
+			depth = d;
+			die = off;
+			named = false;
+			if (cls_depth >= 0 && d <= cls_depth)
+				cls_depth = -2;	/* past the class: done */
+			continue;
+		}
+		if (!strstr(l, "DW_AT_"))
+			continue;
+		child = cls_depth >= 0 && depth == cls_depth + 1 &&
+			strcmp(tag, "DW_TAG_member") == 0;
+		if (strstr(l, "DW_AT_name")) {
+			size_t len = strlen(l);
+
+			named = true;
+			if (cls_depth == -1 && strcmp(tag, "DW_TAG_class_type") == 0 && len > 10 &&
+			    strcmp(l + len - 10, " AsyncWrap") == 0)
+				cls = die, cls_depth = depth;
+		} else if (child && !named && strstr(l, "DW_AT_type") && strstr(l, "(ref4)") &&
+			   nattrs < 8) {
+			attrs[nattrs++] = strtol(strchr(l, '<') + 1, NULL, 16);
+		}
+	}
+	free(out);
+	assert_true(cls > 0);
+	assert_int_equal(nattrs, 2);	/* the anonymous union and struct */
+	/* "  [31] .debug_info  PROGBITS  0000000000000000 003147 000dca 00 ..." */
+	out = run(NULL, "readelf -SW '%s'", fx.cxx);
+	{
+		const char *l = strstr(out, " .debug_info ");
+		unsigned long addr, off;
+
+		if (l && sscanf(l, " .debug_info PROGBITS %lx %lx", &addr, &off) == 2)
+			sec = (long)off;
+	}
+	free(out);
+	assert_true(sec > 0);
+
+	buf = read_all(fx.cxx, &n);
+	for (int i = 0; i < nattrs; i++) {
+		uint32_t ref = (uint32_t)(cls - cu);
+
+		memcpy(buf + sec + attrs[i], &ref, 4);
+	}
+	snprintf(path, sizeof(path), "%s/asyncwrap_loop", fx.dir);
+	write_all(path, buf, n);
+	free(buf);
+	assert_int_equal(elfbin_open(path, &eb), 0);
+	t = now_ms();
+	assert_int_equal(elfbin_dwarf_fields(eb, q, 2), 1);
+	t = now_ms() - t;
+	assert_int_equal(q[0].err, 0);	/* declared before the loop */
+	assert_int_equal(q[1].err, -EPROTO);
+	assert_true(t < 5000);
+	print_message("a DWARF that loops: given up in %.1f ms\n", t);
+	elfbin_close(eb);
+}
+
 static void test_cxx_symbols(void **state)
 {
 	struct elfbin_sym_query q[] = {
@@ -1275,7 +1394,8 @@ static void print_outcomes(const char *what)
 	size_t len = 0;
 
 	for (int kind = 0; kind < 2; kind++) {
-		len += (size_t)snprintf(line + len, sizeof(line) - len, kind ? "; calls:" : " opens:");
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s",
+					kind ? "; calls:" : " opens:");
 		for (int e = 0; e < 256; e++)
 			if (outcomes[kind][e])
 				len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %lu",
@@ -1512,10 +1632,12 @@ int main(void)
 		cmocka_unit_test(test_go_stripped),
 		cmocka_unit_test(test_go_arm64),
 		cmocka_unit_test(test_go_pointer_buildinfo),
+		cmocka_unit_test(test_go_no_sections),
 		cmocka_unit_test(test_go_noregabi),
 		cmocka_unit_test(test_buildinfo_parse),
 		cmocka_unit_test(test_go_version_parse),
 		cmocka_unit_test(test_cxx_dwarf),
+		cmocka_unit_test(test_dwarf_loop),
 		cmocka_unit_test(test_cxx_symbols),
 		cmocka_unit_test(test_libssl),
 		cmocka_unit_test(test_node),

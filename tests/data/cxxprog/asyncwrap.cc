@@ -45,6 +45,10 @@ class AsyncWrap : public BaseObject {
     int u_int;
     double u_double;
   };
+  struct {  // an anonymous struct (a GNU extension in C++)
+    int s_a;
+    int s_b;
+  };
   int bits_ : 3;
 };
 
@@ -79,18 +83,22 @@ int main() {
   Hidden h = {6, 7};
 
   w.u_double = 1.5;
+  w.s_b = 3;
   w.bits_ = 1;
   w.AsyncReset(1.0);
   w.AsyncReset(nullptr, 2.0);
   node::AsyncWrap::EmitAsyncInit(nullptr, 1, 2);
-  std::printf("node::BaseObject persistent_handle_ %ld\n", OFF(w, node::BaseObject, persistent_handle_));
+  std::printf("node::BaseObject persistent_handle_ %ld\n",
+              OFF(w, node::BaseObject, persistent_handle_));
   std::printf("node::BaseObject env_ %ld\n", OFF(w, node::BaseObject, env_));
   std::printf("node::AsyncWrap provider_type_ %ld\n", OFF(w, node::AsyncWrap, provider_type_));
   std::printf("node::AsyncWrap async_id_ %ld\n", OFF(w, node::AsyncWrap, async_id_));
-  std::printf("node::AsyncWrap trigger_async_id_ %ld\n", OFF(w, node::AsyncWrap, trigger_async_id_));
+  std::printf("node::AsyncWrap trigger_async_id_ %ld\n",
+              OFF(w, node::AsyncWrap, trigger_async_id_));
   std::printf("node::AsyncWrap nested_ %ld\n", OFF(w, node::AsyncWrap, nested_));
   std::printf("node::AsyncWrap nested_.b %ld\n", OFF(w, node::AsyncWrap, nested_.b));
   std::printf("node::AsyncWrap u_double %ld\n", OFF(w, node::AsyncWrap, u_double));
+  std::printf("node::AsyncWrap s_b %ld\n", OFF(w, node::AsyncWrap, s_b));
   std::printf("node::AsyncWrap - %zu\n", sizeof(node::AsyncWrap));
   std::printf("node::AsyncWrap::Nested b %ld\n", (long)((char *)&n.b - (char *)&n));
   std::printf("node::crypto::TLSWrap ssl_ %ld\n", OFF(w, node::crypto::TLSWrap, ssl_));
