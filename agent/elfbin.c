@@ -513,7 +513,10 @@ static void candidate(struct symtab_pass *p, uint32_t qi, const Elf64_Sym *s, bo
 	q->sym.type = ELF64_ST_TYPE(s->st_info);
 	q->sym.bind = ELF64_ST_BIND(s->st_info);
 	q->sym.dynamic = dynamic;
-	q->sym.offset = q->sym.type == STT_TLS ? ELFBIN_NO_OFFSET : elfbin_addr_to_offset(eb, addr);
+	/* A TLS symbol's value is an offset in the TLS block, an absolute one a number. */
+	q->sym.offset = q->sym.type == STT_TLS || s->st_shndx == SHN_ABS
+				? ELFBIN_NO_OFFSET
+				: elfbin_addr_to_offset(eb, addr);
 }
 
 static void probe(struct symtab_pass *p, uint64_t h, const char *name, size_t len,
@@ -1050,6 +1053,7 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 	modinfo = malloc(MODINFO_MAX);
 	if (!modinfo)
 		return -ENOMEM;
+	modinfo[0] = '\0';
 	go->version_err = -ENODATA;
 	if (eb->buildinfo) {
 		Elf_Data *d = section_data(eb, eb->buildinfo, BUILDINFO_MAX);
@@ -1078,6 +1082,8 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 		struct elfbin_sym_query q[2] = { { .name = "runtime.main" },
 						 { .name = "runtime.buildVersion" } };
 
+		/* The build settings are the blob's: unknown without it. */
+		modinfo[0] = '\0';
 		elfbin_find_symbols(eb, q, 2);
 		if (q[0].err == 0 || q[1].err == 0)
 			is_go = true;
@@ -1099,8 +1105,6 @@ int elfbin_go_info(struct elfbin *eb, struct elfbin_go *go)
 		memset(go, 0, sizeof(*go));
 		return -ENOENT;
 	}
-	if (go->version_err)
-		modinfo[0] = '\0';
 	if (go->version_err) {
 		go->version[0] = '\0';
 		go->major = go->minor = go->patch = 0;

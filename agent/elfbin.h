@@ -97,7 +97,8 @@ struct elfbin_sym {
 	uint64_t size;		/* st_size */
 	/*
 	 * Where addr's bytes are in the file: what a uprobe takes
-	 * (bpf_program__attach_uprobe()'s func_offset), or ELFBIN_NO_OFFSET.
+	 * (bpf_program__attach_uprobe()'s func_offset), or ELFBIN_NO_OFFSET
+	 * (.bss, TLS and absolute symbols, addresses outside every segment).
 	 */
 	uint64_t offset;
 	/* STT_FUNC, STT_OBJECT, STT_GNU_IFUNC (the resolver, not the function it picks) ... */

@@ -842,6 +842,29 @@ static void test_go_no_sections(void **state)
 	elfbin_close(eb);
 }
 
+/* Build information unreadable: the version from the runtime.buildVersion variable. */
+static void test_go_version_from_symbol(void **state)
+{
+	char path[PATH_MAX];
+	struct elfbin_go go;
+	struct elfbin *eb;
+	uint8_t *buf;
+	size_t n;
+
+	REQUIRE(fx.have_go, "go (golang-go)");
+	buf = read_all(fx.go, &n);
+	buf[buildinfo_at(buf, n) + 1] = 'X';	/* no magic: the section is there, the blob is not */
+	snprintf(path, sizeof(path), "%s/goprog_no_buildinfo", fx.dir);
+	write_all(path, buf, n);
+	free(buf);
+	assert_int_equal(elfbin_open(path, &eb), 0);
+	assert_int_equal(elfbin_go_info(eb, &go), 0);
+	assert_int_equal(go.version_err, 0);
+	assert_string_equal(go.version, fx.go_version);
+	assert_int_equal(go.abi, ELFBIN_GO_ABI_REGISTER);
+	elfbin_close(eb);
+}
+
 /* GOEXPERIMENT=noregabi in the build settings: the stack ABI. */
 static void test_go_noregabi(void **state)
 {
@@ -1633,6 +1656,7 @@ int main(void)
 		cmocka_unit_test(test_go_arm64),
 		cmocka_unit_test(test_go_pointer_buildinfo),
 		cmocka_unit_test(test_go_no_sections),
+		cmocka_unit_test(test_go_version_from_symbol),
 		cmocka_unit_test(test_go_noregabi),
 		cmocka_unit_test(test_buildinfo_parse),
 		cmocka_unit_test(test_go_version_parse),
