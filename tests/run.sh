@@ -30,10 +30,10 @@ fi
 # node and npm count as present when their commands are there, whatever
 # installed them (a nodejs from elsewhere already ships npm and conflicts with
 # Debian's npm package).
-PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev
-	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
-	libcmocka-dev nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps
-	podman runc debootstrap)
+PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev libdw-dev
+	libcapstone-dev zlib1g-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+	libyaml-dev libmicrohttpd-dev libcmocka-dev golang-go nginx wrk apache2-utils curl nodejs npm
+	python3 iproute2 openssl procps podman runc debootstrap)
 
 missing_packages() {
 	local p
