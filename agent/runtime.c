@@ -5,13 +5,12 @@
 #include "runtime.h"
 
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "elfbin.h"
 #include "procinfo.h"
 
 #define MAPS_READ_MAX (1u << 20)	/* /proc/PID/maps read at most (a JVM maps a lot) */
@@ -28,31 +27,15 @@ const char *runtime_name(uint8_t kind)
 
 bool runtime_elf_is_go(int fd)
 {
-	Elf *e;
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	bool go = false;
+	struct elfbin *eb;
+	struct elfbin_go go;
+	bool yes;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elfbin_open_fd(fd, &eb) != 0)
 		return false;
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e)
-		return false;
-	if (elf_kind(e) != ELF_K_ELF || elf_getshdrstrndx(e, &shstrndx) != 0)
-		goto out;
-	while (!go && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &sh))
-			break;
-		name = elf_strptr(e, shstrndx, sh.sh_name);
-		if (name && (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".gopclntab") == 0))
-			go = true;
-	}
-out:
-	elf_end(e);
-	return go;
+	yes = elfbin_go_info(eb, &go) == 0;
+	elfbin_close(eb);
+	return yes;
 }
 
 /* Is one of the mapped files' names containing needle in maps[0..n)? */

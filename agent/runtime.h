@@ -14,8 +14,8 @@
  * holds for native event loops such as nginx, which connect upstream in the
  * handler that read the request; not where callbacks are deferred.
  *
- * Detection, from /proc/PID: a Go binary has a .go.buildinfo (or .gopclntab)
- * section even when stripped; Node.js, Java and Python by executable name
+ * Detection, from /proc/PID: a Go binary has Go's build information even
+ * when stripped (elfbin.h); Node.js, Java and Python by executable name
  * (and libjvm.so mapped); an event loop library mapped (_asyncio, greenlet,
  * gevent, netty's epoll transport) makes an interpreter asynchronous.
  */
@@ -64,7 +64,7 @@ int runtime_detect(const char *proc_root, uint32_t tgid, struct runtime_info *ou
 void runtime_classify(const char *exe_name, bool go_elf, const char *maps, size_t maps_len,
 		      struct runtime_info *out);
 
-/* Does the ELF file open on fd carry Go's sections (.go.buildinfo, .gopclntab)? */
+/* Is the ELF file open on fd a Go binary (elfbin_go_info())? */
 bool runtime_elf_is_go(int fd);
 
 #endif /* SPANBPF_RUNTIME_H */
