@@ -25,6 +25,7 @@ struct entry {
 	uint64_t start_ns;
 	uint32_t tgid;
 	uint32_t tid;
+	uint32_t msg_seq;	/* server: the kernel's message number of its head */
 	uint8_t role;
 	uint8_t link;
 	bool matched;		/* client: a server request already took it as parent */
@@ -36,7 +37,7 @@ struct entry {
 	struct sb_tuple key;	/* the connection as its client sees it */
 	struct span_context self;
 	struct span_context parent;
-	struct entry *next_id, *next_conn, *next_thread;
+	struct entry *next_id, *next_conn, *next_thread, *next_cid;
 	struct entry *older, *newer; /* age list, oldest first */
 };
 
@@ -71,6 +72,7 @@ struct correlator {
 	struct entry *by_id[NBUCKETS];
 	struct entry *by_conn[NBUCKETS];
 	struct entry *by_thread[NBUCKETS];
+	struct entry *by_cid[NBUCKETS];		/* server requests by connection id */
 	struct entry *oldest, *newest;
 	struct correlator_stats st;
 };
@@ -211,9 +213,11 @@ static void entry_remove(struct correlator *c, struct entry *e)
 	tree_remove(e);
 	unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
 	unlink_chain(&c->by_conn[bucket_conn(&e->key)], e, offsetof(struct entry, next_conn));
-	if (e->role == SB_ROLE_SERVER)
+	if (e->role == SB_ROLE_SERVER) {
 		unlink_chain(&c->by_thread[bucket_thread(e->tgid, e->tid)], e,
 			     offsetof(struct entry, next_thread));
+		unlink_chain(&c->by_cid[bucket_id(e->conn_id)], e, offsetof(struct entry, next_cid));
+	}
 	if (e->older)
 		e->older->newer = e->newer;
 	else
@@ -320,6 +324,29 @@ static void detect_event_loop(struct correlator *c, const struct entry *e)
 		}
 }
 
+/*
+ * The server request a runtime hook named (connection, message number) in
+ * process tgid, while it is in flight; NULL when it has ended or never was
+ * seen, or when two requests share the message (pipelined: no guess).
+ */
+static struct entry *named_server(struct correlator *c, uint32_t tgid, const struct sb_parent *p,
+				  bool *ambiguous)
+{
+	struct entry *found = NULL;
+
+	*ambiguous = false;
+	for (struct entry *e = c->by_cid[bucket_id(p->conn_id)]; e; e = e->next_cid) {
+		if (e->conn_id != p->conn_id || e->msg_seq != p->seq || e->tgid != tgid)
+			continue;
+		if (found) {
+			*ambiguous = true;
+			return NULL;
+		}
+		found = e;
+	}
+	return found;
+}
+
 /* The one server request this thread is serving, or NULL (none, or ambiguous). */
 static struct entry *thread_server(struct correlator *c, uint32_t tgid, uint32_t tid,
 				   bool *ambiguous)
@@ -411,6 +438,7 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 	e->start_ns = txn->start_ns;
 	e->tgid = txn->tgid;
 	e->tid = txn->req_tid;
+	e->msg_seq = txn->msg_seq;
 	e->role = txn->role;
 	client_view(txn, &e->key);
 
@@ -426,6 +454,22 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 			e->pending_up = other;
 			c->st.linked_tuple++;
 		}
+	} else if (txn->parent.how == SB_PARENT_SET) {
+		/* The runtime's own hooks named the request (Go): that, or nothing. */
+		other = named_server(c, txn->tgid, &txn->parent, &ambiguous);
+		if (other) {
+			other->children++;
+			e->parent = other->self;
+			e->link = CORR_LINK_RUNTIME;
+			e->pending_up = other;
+			c->st.linked_runtime++;
+		} else {
+			c->st.unlinked[ambiguous ? CORR_UNLINKED_AMBIGUOUS
+						 : CORR_UNLINKED_PARENT_ENDED]++;
+		}
+	} else if (txn->parent.how == SB_PARENT_NONE) {
+		/* The hooks saw the call made outside any request. */
+		c->st.unlinked[CORR_UNLINKED_NO_REQUEST]++;
 	} else {
 		uint8_t rules = c->rules ? c->rules(c->rules_ctx, txn->tgid)
 					 : RUNTIME_RULE_THREAD | RUNTIME_RULE_CONNECT;
@@ -487,6 +531,8 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 
 		e->next_thread = c->by_thread[bt];
 		c->by_thread[bt] = e;
+		e->next_cid = c->by_cid[bucket_id(e->conn_id)];
+		c->by_cid[bucket_id(e->conn_id)] = e;
 	}
 	e->older = c->newest;
 	if (c->newest)
@@ -548,6 +594,7 @@ const char *correlator_unlinked_name(int reason)
 		[CORR_UNLINKED_AMBIGUOUS] = "ambiguous",
 		[CORR_UNLINKED_RUNTIME] = "runtime",
 		[CORR_UNLINKED_EVENT_LOOP] = "event_loop",
+		[CORR_UNLINKED_PARENT_ENDED] = "parent_ended",
 	};
 
 	return reason >= 0 && reason < CORR_UNLINKED_MAX ? names[reason] : "unknown";

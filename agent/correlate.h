@@ -9,6 +9,8 @@
  *           span, outbound for a client span: the app's own trace wins);
  *   tuple   a server request arriving on a connection whose other end is a
  *           traced client on this node: same 5-tuple, mirrored;
+ *   runtime a client request whose runtime hooks (Go uprobes) named the
+ *           server request it serves: that request while in flight, or none;
  *   thread  a client request written by a thread that is serving exactly
  *           one inbound request at that moment;
  *   connect otherwise, the first request on an outbound connection that the
@@ -35,6 +37,7 @@ enum corr_link {
 	CORR_LINK_WIRE = 1,
 	CORR_LINK_TUPLE = 2,
 	CORR_LINK_THREAD = 3,
+	CORR_LINK_RUNTIME = 4,		/* named by the runtime's own hooks (Go's goroutines) */
 };
 
 /* Why a client span got no parent (correlator_stats.unlinked[]). */
@@ -43,6 +46,7 @@ enum corr_unlinked {
 	CORR_UNLINKED_AMBIGUOUS,	/* its thread served two or more at once */
 	CORR_UNLINKED_RUNTIME,		/* no in-process rule is sound for its runtime (Go, Node) */
 	CORR_UNLINKED_EVENT_LOOP,	/* its process multiplexes requests on a thread */
+	CORR_UNLINKED_PARENT_ENDED,	/* the request it was started for had ended (Go goroutines) */
 	CORR_UNLINKED_MAX,
 };
 
@@ -63,6 +67,7 @@ struct correlator_stats {
 	uint64_t linked_wire;
 	uint64_t linked_tuple;		/* includes late links (client seen after server) */
 	uint64_t linked_thread;
+	uint64_t linked_runtime;	/* Go: the goroutine's request, from uprobes */
 	uint64_t linked_connect;	/* part of linked_thread: found through the connect binding */
 	uint64_t linked_late;		/* part of linked_tuple: the server side was seen first */
 	uint64_t unlinked[CORR_UNLINKED_MAX];	/* client requests without a parent, by reason */

@@ -32,6 +32,7 @@
 #include "probe.h"
 #include "procinfo.h"
 #include "selector.h"
+#include "uprobes.h"
 
 #define POLL_MS 10			/* ring buffer drain period */
 #define SWEEP_NS 100000000ull		/* pipeline_tick: idle checks, questions to the kernel */
@@ -57,6 +58,7 @@ struct agent {
 	struct exporter *exporter;
 	struct metrics *metrics;
 	struct probe *probe;
+	struct uprobes *uprobes;
 	uint64_t kc_last[SB_CNT_MAX];	/* kernel counters, kept when the probe is closed */
 };
 
@@ -327,6 +329,10 @@ static void on_exec_event(void *ctx, uint32_t tgid)
 	uint16_t port;
 	size_t nport = 0;
 
+	uprobes_look(a->uprobes, tgid);
+	if (!a->cfg.nprocesses && !a->cfg.nexclude_processes)
+		return;		/* the kernel keeps what fork passed on */
+
 	if (a->cfg.nports)
 		portscan_process_ports("/proc", tgid, a->cfg.ports, a->cfg.nports, &port, 1, &nport);
 	select_process(a, tgid, nport > 0);
@@ -399,6 +405,7 @@ int main(int argc, char **argv)
 	const char *config_path = CONFIG_DEFAULT_PATH;
 	bool explicit_path = false, check_only = false;
 	struct pipeline_opts plopts = { 0 };
+	struct uprobes_opts uopts = { 0 };
 	struct exporter_opts eopts = { 0 };
 	struct probe_opts popts = { 0 };
 	struct probe_filters filters;
@@ -508,6 +515,14 @@ int main(int argc, char **argv)
 		goto out;
 	/* The tracker asks the kernel about quiet connections and tells it of non-HTTP ones. */
 	pipeline_set_kernel(a.pipeline, probe_conn_query, probe_conn_not_http, a.probe);
+	/* Binaries that need uprobes (Go), looked at on their own thread. */
+	uopts.attach = probe_attach_uprobe;
+	uopts.go_binary_set = probe_go_binary_set;
+	uopts.ctx = a.probe;
+	uopts.self_tgid = popts.self_tgid;
+	a.uprobes = uprobes_start(&uopts);
+	if (a.uprobes)
+		uprobes_look_all(a.uprobes);
 	select_existing(&a);
 
 	log_info("spanbpf %s ready: tracing %s, exporting to %s (%s)", SPANBPF_VERSION,
@@ -552,6 +567,8 @@ int main(int argc, char **argv)
 	rc = err < 0 && err != -EINTR ? 1 : 0;
 
 out:
+	uprobes_stop(a.uprobes);
+	a.uprobes = NULL;
 	if (a.probe) {
 		kernel_counters(&a, a.kc_last);
 		if (a.pipeline)

@@ -259,12 +259,14 @@ void pipeline_log_summary(struct pipeline *p, const char *when, const uint64_t k
 		 " export_requests=%" PRIu64 " export_retries=%" PRIu64 " export_failures=%" PRIu64
 		 " queue=%" PRIu64 " parse_errors=%" PRIu64 " requests_dropped=%" PRIu64
 		 " links_wire=%" PRIu64 " links_tuple=%" PRIu64 " links_thread=%" PRIu64
+		 " links_runtime=%" PRIu64
 		 " client_spans_unlinked=%" PRIu64 "%s",
 		 when, p->records, kc[SB_CNT_RB_FULL], ts.txns, p->spans_built, es->exported,
 		 es->dropped_queue_full, es->dropped_rejected, es->failed_status,
 		 es->failed_retries_exhausted, es->undelivered_at_shutdown, es->failed, es->requests,
 		 es->retries, failures, es->queued + es->in_flight, ts.parse_errors,
-		 ts.requests_dropped, cs.linked_wire, cs.linked_tuple, cs.linked_thread, unlinked,
+		 ts.requests_dropped, cs.linked_wire, cs.linked_tuple, cs.linked_thread,
+		 cs.linked_runtime, unlinked,
 		 reasons);
 }
 
@@ -341,6 +343,8 @@ void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint6
 		    (double)cs.linked_tuple);
 	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"thread\"",
 		    (double)cs.linked_thread);
+	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"runtime\"",
+		    (double)cs.linked_runtime);
 	for (int i = 0; i < CORR_UNLINKED_MAX; i++) {
 		snprintf(label, sizeof(label), "reason=\"%s\"", correlator_unlinked_name(i));
 		metrics_add(s, "spanbpf_client_spans_unlinked_total", unlinked_help, METRIC_COUNTER,

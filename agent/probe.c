@@ -29,6 +29,9 @@ struct probe {
 	struct spanbpf_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
+	pthread_mutex_t ulock;		/* uprobe links, attached from the attacher's thread */
+	struct bpf_link **ulinks;
+	size_t nulinks, culinks;
 };
 
 /* libbpf's own messages go to our log at debug level (warnings at warn). */
@@ -155,6 +158,7 @@ int probe_open(struct probe **out, const struct probe_opts *opts)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	pthread_mutex_init(&p->ulock, NULL);
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
 		log_error("cannot count the possible CPUs: %s", strerror(-p->ncpus));
@@ -238,6 +242,51 @@ void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX])
 		for (int c = 0; c < p->ncpus; c++)
 			out[i] += vals[c];
 	}
+}
+
+int probe_attach_uprobe(void *probe, const char *prog_name, const char *path, uint64_t offset,
+			uint64_t cookie)
+{
+	struct probe *p = probe;
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie);
+	struct bpf_program *prog = bpf_object__find_program_by_name(p->skel->obj, prog_name);
+	struct bpf_link *link;
+	int err = 0;
+
+	if (!prog)
+		return -ENOENT;
+	/* pid -1: every process that maps this file, now or later. */
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
+	if (!link)
+		return -errno;
+	pthread_mutex_lock(&p->ulock);
+	if (p->nulinks == p->culinks) {
+		size_t n = p->culinks ? p->culinks * 2 : 64;
+		struct bpf_link **v = realloc(p->ulinks, n * sizeof(*v));
+
+		if (v) {
+			p->ulinks = v;
+			p->culinks = n;
+		}
+	}
+	if (p->nulinks < p->culinks)
+		p->ulinks[p->nulinks++] = link;
+	else
+		err = -ENOMEM;
+	pthread_mutex_unlock(&p->ulock);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+int probe_go_binary_set(void *probe, uint32_t slot, const struct sb_go_binary *b)
+{
+	struct probe *p = probe;
+
+	if (slot >= SB_GO_MAX_BINARIES)
+		return -E2BIG;
+	return bpf_map__update_elem(p->skel->maps.go_binaries, &slot, sizeof(slot), b, sizeof(*b),
+				    BPF_ANY);
 }
 
 int probe_conn_query(void *ctx, uint64_t sock, uint8_t src, struct sb_msg_end *out)
@@ -424,6 +473,14 @@ void probe_close(struct probe *p)
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
+	pthread_mutex_lock(&p->ulock);
+	for (size_t i = 0; i < p->nulinks; i++)
+		bpf_link__destroy(p->ulinks[i]);
+	free(p->ulinks);
+	p->ulinks = NULL;
+	p->nulinks = 0;
+	pthread_mutex_unlock(&p->ulock);
+	pthread_mutex_destroy(&p->ulock);
 	if (p->skel)
 		detach_all(p);
 	spanbpf_bpf__destroy(p->skel);

@@ -123,7 +123,9 @@ struct stream {
 	bool skip_fresh;	/* PS_SKIP: the next bytes start a response */
 	uint8_t skip_heads;	/* PS_SKIP: final status lines seen in this episode */
 	uint32_t head_tid;	/* record holding the head's first byte */
+	uint32_t head_seq;	/* ... its message number */
 	uint64_t head_ts;
+	struct sb_parent head_parent;	/* ... what a runtime hook said of the call */
 	char *buf;		/* a head split across records */
 	uint32_t hlen, hcap;
 	uint32_t scan;		/* where the search for the head's end resumes */
@@ -140,6 +142,8 @@ struct pending {
 	uint64_t resp_body_len;
 	uint32_t req_tid;
 	uint32_t resp_tid;
+	uint32_t msg_seq;	/* message number of the request's head */
+	struct sb_parent parent;
 	int status;
 	uint16_t flags;
 	uint8_t version_minor;
@@ -267,6 +271,8 @@ static struct http_txn *fill_txn(struct tracker *t, const struct conn *c,
 	x->txn_id = p->txn_id;
 	x->tgid = c->tgid;
 	x->req_tid = p->req_tid;
+	x->msg_seq = p->msg_seq;
+	x->parent = p->parent;
 	x->fd = c->fd;
 	x->conn_id = c->conn_id;
 	x->role = c->role;
@@ -406,6 +412,11 @@ static int head_collect(struct stream *s, const struct sb_event *ev, const char 
 			s->head_started = true;
 			s->head_ts = ev->ts_ns;
 			s->head_tid = ev->tid;
+			s->head_seq = ev->msg_seq;
+			/* A runtime hook's word on the call goes with its message's first head. */
+			s->head_parent = ev->parent;
+			if (!(ev->flags & SB_F_MSG_START) || p != (const char *)ev->payload)
+				s->head_parent.how = SB_PARENT_UNKNOWN;
 		}
 		p += i;
 		n -= i;
@@ -564,7 +575,8 @@ static void request_head(struct tracker *t, struct conn *c, const struct sb_even
 	struct stream *s = &c->req;
 	enum http_body body = HTTP_BODY_INVALID;
 	uint64_t blen = 0, start_ts = s->head_ts;
-	uint32_t start_tid = s->head_tid;
+	uint32_t start_tid = s->head_tid, start_seq = s->head_seq;
+	struct sb_parent parent = s->head_parent;
 	struct pending *p;
 
 	if (http_parse_request(head, hlen, rq) == (int)hlen)
@@ -609,6 +621,8 @@ static void request_head(struct tracker *t, struct conn *c, const struct sb_even
 	p->txn_id = ++t->next_txn_id;
 	p->start_ns = start_ts;
 	p->req_tid = start_tid;
+	p->msg_seq = start_seq;
+	p->parent = parent;
 	p->version_minor = rq->version_minor;
 	p->untrusted = c->uncertain;
 	if (rq->target_truncated)

@@ -30,6 +30,8 @@ struct http_txn {
 	uint32_t tgid;
 	uint32_t req_tid;	/* thread that read (server) / wrote (client) the request head */
 	uint32_t resp_tid;	/* thread that wrote (server) / read (client) the response head */
+	uint32_t msg_seq;	/* the kernel's message number of the request head (0: none) */
+	struct sb_parent parent;	/* client: the request it serves, as a runtime hook said */
 	int32_t fd;
 	uint64_t conn_id;
 	uint8_t role;		/* enum sb_role: SERVER or CLIENT, never UNKNOWN */

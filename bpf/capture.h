@@ -460,6 +460,12 @@ static __always_inline void capture(struct sb_conn_state *st, __u64 sk, int fd, 
 		e->tail_len = tlen;
 	}
 	e->prev = prev;
+	__builtin_memset(&e->parent, 0, sizeof(e->parent));
+	if (start && dir == SB_DIR_WRITE && st->role == SB_ROLE_CLIENT && st->next_parent.how) {
+		/* A runtime hook named the request this client call serves: it goes with its head. */
+		e->parent = st->next_parent;
+		st->next_parent.how = SB_PARENT_UNKNOWN;
+	}
 	if (start)
 		e->flags |= SB_F_MSG_START;
 	if (!(st->flags & ST_DATA_SEEN))

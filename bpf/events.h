@@ -104,6 +104,24 @@ struct sb_msg_end {
 };
 
 /*
+ * The request a call is made for, as a runtime's own hooks saw it (Go: the
+ * server request the calling goroutine, or the goroutine that started it,
+ * was serving): the server connection and its request message number.
+ */
+struct sb_parent {
+	__u64 conn_id;		/* the server request's connection */
+	__u32 seq;		/* the message number of the request on it */
+	__u8 how;		/* enum sb_parent_how */
+	__u8 _pad[3];
+};
+
+enum sb_parent_how {
+	SB_PARENT_UNKNOWN = 0,	/* no runtime hook spoke */
+	SB_PARENT_SET = 1,	/* conn_id/seq name the request */
+	SB_PARENT_NONE = 2,	/* a hook saw the call: it serves no request */
+};
+
+/*
  * One record on the ring buffer.  cap_len bytes of payload follow the
  * header; the record is exactly sizeof(struct sb_event) + cap_len long.
  *
@@ -136,6 +154,7 @@ struct sb_event {
 	__u8 _pad[2];
 	__u8 tail[SB_TAIL_MAX];	/* last tail_len bytes of the transfer */
 	struct sb_msg_end prev;
+	struct sb_parent parent;	/* SB_F_MSG_START of a client's request: who it serves */
 	char comm[16];		/* task name (DATA: only with SB_F_CONN_START), fallback for /proc */
 	__u8 payload[];		/* first cap_len bytes of the transfer */
 };
@@ -169,6 +188,45 @@ struct sb_conn_state {
 	__u8 flags;		/* kernel side's own (maps.h) */
 	__u8 _pad[2];
 	struct sb_msg_state m[SB_SRC_MAX];
+	/* Set by a runtime hook for the next request this client writes (Go's Transport). */
+	struct sb_parent next_parent;
+};
+
+/* ---- Go binaries (bpf/golang.h) ------------------------------------------ */
+
+#define SB_GO_MAX_BINARIES 64	/* Go executables probed at once */
+
+/* Functions of a Go binary the agent probes (the low byte of a cookie). */
+enum sb_go_fn {
+	SB_GO_FN_SERVE = 0,
+	SB_GO_FN_NEWPROC1,
+	SB_GO_FN_NEWPROC1_RET,
+	SB_GO_FN_GOEXIT1,
+	SB_GO_FN_ROUNDTRIP,
+	SB_GO_FN_TLS_WRITE,
+	SB_GO_FN_TLS_READ,
+	SB_GO_FN_TLS_READ_RET,
+	SB_GO_FN_MAX,
+};
+
+/*
+ * One Go binary's layout, from its DWARF and symbols (written by the agent).
+ * Addresses are link-time; the probe computes the load bias from the
+ * address it fires at (PIE binaries).
+ */
+struct sb_go_binary {
+	__u64 fn_addr[SB_GO_FN_MAX];	/* link-time address of each probed function's entry */
+	__u64 itab_tcpconn;		/* go.itab.*net.TCPConn,net.Conn */
+	__u64 itab_tlsconn;		/* go.itab.*crypto/tls.Conn,net.Conn (0: no crypto/tls) */
+	__u64 itab_response;		/* go.itab.*net/http.response,net/http.ResponseWriter */
+	__u32 g_goid;			/* runtime.g.goid */
+	__u32 response_conn;		/* net/http.response.conn (*conn) */
+	__u32 conn_rwc;			/* net/http.conn.rwc (net.Conn) */
+	__u32 pconn_conn;		/* net/http.persistConn.conn (net.Conn) */
+	__u32 tls_conn;			/* crypto/tls.Conn.conn (net.Conn) */
+	__u32 tcpconn_fd;		/* net.TCPConn conn.fd (*netFD) */
+	__u32 netfd_sysfd;		/* net.netFD pfd.Sysfd (int) */
+	__u32 _pad;
 };
 
 /* Per-CPU counters, indexes into the "counters" map. */

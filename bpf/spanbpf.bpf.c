@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "select.h"
 #include "capture.h"
+#include "golang.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -331,7 +332,8 @@ int on_fork(struct trace_event_raw_sched_process_fork *ctx)
 /*
  * A new program.  What it inherited at fork no longer holds: rules naming an
  * executable exactly (comm_rules, by task name) decide here, before its first
- * syscall; glob rules are decided by the agent on the SB_EV_EXEC record.
+ * syscall; glob rules are decided by the agent on the SB_EV_EXEC record, which
+ * is sent for every exec (the agent also looks for binaries to probe).
  */
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(struct trace_event_raw_sched_process_exec *ctx)
@@ -341,8 +343,11 @@ int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct comm_key key = {};
 	__u8 one = 1, *rule;
 
-	if (!want_exec || tgid == self_tgid)
+	if (tgid == self_tgid)
 		return 0;
+	/* The agent looks at every new program (uprobes for Go, TLS libraries). */
+	if (!want_exec)
+		goto out;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	rule = bpf_map_lookup_elem(&comm_rules, &key);
 	if (need_proc_ok) {
@@ -361,6 +366,7 @@ int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 		else
 			bpf_map_delete_elem(&ignored_tgids, &tgid);
 	}
+out:
 	emit_proc(SB_EV_EXEC, id);
 	return 0;
 }

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * uprobes.h - which binaries of traced processes get uprobes, and attaching
+ * them: Go executables (bpf/golang.h: goroutine-aware linking, crypto/tls
+ * plaintext).
+ *
+ * Processes are looked at on their own thread (reading a binary's symbols
+ * and DWARF takes milliseconds, too long for the ring reader): at start-up
+ * for every running process, and at each exec.  A binary is inspected once
+ * (by device and inode) and its probes cover every process that maps it,
+ * including later ones.  What cannot be read (stripped, an unknown layout,
+ * an unsupported architecture or ABI) gets no probes and one log line
+ * saying why: its calls then get no parent, never a wrong one.
+ */
+#ifndef SPANBPF_UPROBES_H
+#define SPANBPF_UPROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bpf/events.h"
+
+struct elfbin;
+
+/* Return sites kept per probed function (Go functions have a handful). */
+#define UPROBES_RET_MAX 32
+
+/* Where to attach in one Go binary: file offsets, per enum sb_go_fn. */
+struct go_points {
+	uint64_t entry[SB_GO_FN_MAX];		/* 0: not probed */
+	uint64_t newproc1_rets[UPROBES_RET_MAX];
+	size_t nnewproc1_rets;
+	uint64_t tls_read_rets[UPROBES_RET_MAX];
+	size_t ntls_read_rets;
+	bool link;		/* the linking probes (serve, newproc1, goexit1, roundTrip) */
+	bool tls;		/* the crypto/tls probes */
+};
+
+/*
+ * The layout the Go probes need (out) and where they go (pts), read from
+ * the binary: symbols, DWARF member offsets, return sites.  Go 1.17+ on
+ * x86-64 (register ABI).  Returns 0 when at least one group (linking, TLS)
+ * can be probed; else a negative errno and why[] says what is missing.
+ * Pure (reads the file only), for tests.
+ */
+int uprobes_go_layout(struct elfbin *eb, struct sb_go_binary *out, struct go_points *pts,
+		      char *why, size_t whylen);
+
+struct uprobes_opts {
+	/*
+	 * The kernel side (probe.h's probe_attach_uprobe() and
+	 * probe_go_binary_set(), ctx the probe): attach a program at a file
+	 * offset with a cookie; write a Go binary's layout.  NULL: inspect only.
+	 */
+	int (*attach)(void *ctx, const char *prog, const char *path, uint64_t offset,
+		      uint64_t cookie);
+	int (*go_binary_set)(void *ctx, uint32_t slot, const struct sb_go_binary *b);
+	void *ctx;
+	const char *proc_root;		/* NULL = "/proc" */
+	uint32_t self_tgid;		/* never looked at */
+};
+
+struct uprobes_stats {
+	uint64_t processes;		/* processes looked at */
+	uint64_t queue_full;		/* processes not looked at: the queue was full */
+	uint64_t go_binaries;		/* Go binaries probed */
+	uint64_t go_unprobed;		/* Go binaries that could not be (stripped, layout, ABI) */
+	uint64_t attach_failures;	/* single probes the kernel refused */
+};
+
+struct uprobes;
+
+/* Start the attacher's thread.  NULL on failure (logged). */
+struct uprobes *uprobes_start(const struct uprobes_opts *o);
+
+/* Look at process tgid soon (never blocks; a full queue is counted). */
+void uprobes_look(struct uprobes *u, uint32_t tgid);
+
+/* Look at every running process (start-up). */
+void uprobes_look_all(struct uprobes *u);
+
+/* Stop the thread (before probe_close()).  NULL is fine. */
+void uprobes_stop(struct uprobes *u);
+
+void uprobes_stats(struct uprobes *u, struct uprobes_stats *out);
+
+#endif /* SPANBPF_UPROBES_H */
