@@ -644,12 +644,15 @@ static const char *txn_error(const struct http_txn *txn, bool server, char *code
 	return NULL;
 }
 
-/* The URL scheme of a target, lowercase, into out (17 bytes): "http" unless absolute-form. */
-static size_t target_scheme(const struct target *t, char *out)
+/*
+ * The URL scheme of a target, lowercase, into out (17 bytes): "http" or,
+ * over TLS, "https", unless absolute-form.
+ */
+static size_t target_scheme(const struct target *t, bool tls, char *out)
 {
-	size_t n = 4;
+	size_t n = tls ? 5 : 4;
 
-	memcpy(out, "http", 5);
+	memcpy(out, tls ? "https" : "http", n + 1);
 	if (t->form == TF_ABSOLUTE) {
 		n = t->scheme_len < 16 ? t->scheme_len : 16;
 		for (size_t i = 0; i < n; i++) {
@@ -684,7 +687,7 @@ static size_t compose_url(struct builder *b, const struct http_txn *txn, const s
 
 		if (!n)
 			return 0;
-		if (txn->tuple.rport && txn->tuple.rport != 80)
+		if (txn->tuple.rport && txn->tuple.rport != (txn->flags & TXN_F_TLS ? 443 : 80))
 			snprintf(abuf, sizeof(abuf), v6 ? "[%s]:%u" : "%s:%u", ip,
 				 txn->tuple.rport);
 		else
@@ -692,7 +695,7 @@ static size_t compose_url(struct builder *b, const struct http_txn *txn, const s
 		auth = abuf;
 		alen = strlen(abuf);
 	}
-	o = target_scheme(t, out);
+	o = target_scheme(t, txn->flags & TXN_F_TLS, out);
 	memcpy(out + o, "://", 3);
 	o += 3;
 	if (alen > TXN_HOST_MAX)
@@ -719,7 +722,7 @@ static void build_server(struct builder *b, struct span *span, const struct http
 {
 	bool have_server = false;
 	char scheme[17];
-	size_t sl = target_scheme(t, scheme);
+	size_t sl = target_scheme(t, txn->flags & TXN_F_TLS, scheme);
 
 	/* No path in authority-form ("CONNECT host:443"). */
 	if (t->form != TF_NONE && !(t->form == TF_OTHER && connect))
@@ -754,7 +757,9 @@ static void build_client(struct builder *b, struct span *span, const struct http
 		have_server = add_server_from_authority(b, span, t->authority, t->authority_len,
 							"", 0);
 	if (!have_server && hostlen)
-		have_server = add_server_from_authority(b, span, host, hostlen, "http", 4);
+		have_server = add_server_from_authority(b, span, host, hostlen,
+							txn->flags & TXN_F_TLS ? "https" : "http",
+							txn->flags & TXN_F_TLS ? 5 : 4);
 	if (!have_server)
 		add_addr_port(span, "server.address", "server.port", txn->tuple.raddr,
 			      txn->tuple.rport);

@@ -277,7 +277,7 @@ static struct http_txn *fill_txn(struct tracker *t, const struct conn *c,
 	x->conn_id = c->conn_id;
 	x->role = c->role;
 	x->version_minor = p->version_minor;
-	x->flags = p->flags;
+	x->flags = p->flags | (c->src == SB_SRC_TLS ? TXN_F_TLS : 0);
 	x->tuple = c->tuple;
 	memcpy(x->comm, c->comm, sizeof(x->comm));
 	x->start_ns = p->start_ns;
