@@ -18,6 +18,12 @@
 #define NBUCKETS 16384 /* power of two */
 /* How much earlier than its client's write a server's read may be stamped. */
 #define LATE_LINK_NS 2000000ull
+/*
+ * How long the spans of a server request wait for its traced client's
+ * record (the two race to the ring: TLS libraries' returns make the client
+ * late by 100 us and more), after the request started.
+ */
+#define HOLD_NS 50000000ull
 
 struct entry {
 	uint64_t txn_id;
@@ -29,6 +35,8 @@ struct entry {
 	uint8_t role;
 	uint8_t link;
 	bool matched;		/* client: a server request already took it as parent */
+	bool awaiting;		/* server root: its traced client's record is still to come */
+	bool ended;		/* awaiting: its exchange is over, kept for the late link */
 	uint32_t children;	/* server: client spans that took it as parent */
 	struct entry *up;	/* the entry it took as parent, while both are followed */
 	struct entry *pending_up;	/* on_request: parent found, joined once registered */
@@ -39,6 +47,7 @@ struct entry {
 	struct span_context parent;
 	struct entry *next_id, *next_conn, *next_thread, *next_cid;
 	struct entry *older, *newer; /* age list, oldest first */
+	struct entry *next_await;	/* c->awaiting, while awaiting */
 };
 
 /* Direct-mapped caches: a collision forgets, which only costs a link. */
@@ -46,6 +55,11 @@ struct entry {
 
 struct thread_slot {		/* the connection a thread last read a request from */
 	uint32_t tgid, tid;
+	uint64_t conn_id;
+};
+
+struct client_slot {		/* an outbound connection of a traced process, by its 5-tuple */
+	struct sb_tuple key;	/* as the client sees it */
 	uint64_t conn_id;
 };
 
@@ -65,6 +79,12 @@ struct correlator {
 	uint32_t event_loops[NLOOP_SLOTS];	/* tgids, direct-mapped (0: free) */
 	struct thread_slot threads[NSLOTS];
 	struct connect_slot connects[NSLOTS];
+	struct client_slot clients[NSLOTS];
+	struct entry *awaiting;		/* roots waiting for their client, oldest first */
+	struct entry **awaiting_tail;
+	void (*release)(void *ctx, uint64_t root_id, const struct span_context *self,
+			const struct span_context *parent, bool sampled);
+	void *release_ctx;
 	double ratio;
 	uint32_t max;
 	uint64_t max_age_ns;
@@ -141,6 +161,9 @@ struct correlator *correlator_new(const struct correlator_opts *o, struct builde
 	if (!c)
 		return NULL;
 	c->b = b;
+	c->awaiting_tail = &c->awaiting;
+	c->release = o ? o->release : NULL;
+	c->release_ctx = o ? o->release_ctx : NULL;
 	c->rules = o ? o->rules : NULL;
 	c->rules_ctx = o ? o->rules_ctx : NULL;
 	c->ratio = o ? o->sampling_ratio : 1.0;
@@ -208,12 +231,56 @@ static void retrace(struct entry *e, int depth)
 	}
 }
 
+static void entry_free(struct correlator *c, struct entry *e);
+
+/* Unlink e from the list of awaiting roots. */
+static void await_unlink(struct correlator *c, struct entry *e)
+{
+	struct entry **pp = &c->awaiting;
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->next_await;
+	if (*pp)
+		*pp = e->next_await;
+	if (c->awaiting_tail == &e->next_await)
+		c->awaiting_tail = pp;
+	e->next_await = NULL;
+}
+
+/*
+ * A root stops waiting for its client (adopted, or the wait is over): the
+ * spans of its trace held so far go, with its trace as it stands now.
+ */
+static void settle(struct correlator *c, struct entry *e)
+{
+	if (!e->awaiting)
+		return;
+	e->awaiting = false;
+	await_unlink(c, e);
+	if (c->release)
+		c->release(c->release_ctx, e->txn_id, &e->self, e->link ? &e->parent : NULL,
+			   e->self.trace_flags & 0x01);
+	if (e->ended)
+		entry_free(c, e);
+}
+
 static void entry_remove(struct correlator *c, struct entry *e)
+{
+	if (e->awaiting) {
+		e->ended = true;
+		settle(c, e);	/* frees e */
+		return;
+	}
+	entry_free(c, e);
+}
+
+/* Take e out of every index (an ended awaiting root is in by_conn and the age list only). */
+static void entry_free(struct correlator *c, struct entry *e)
 {
 	tree_remove(e);
 	unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
 	unlink_chain(&c->by_conn[bucket_conn(&e->key)], e, offsetof(struct entry, next_conn));
-	if (e->role == SB_ROLE_SERVER) {
+	if (e->role == SB_ROLE_SERVER && !e->ended) {
 		unlink_chain(&c->by_thread[bucket_thread(e->tgid, e->tid)], e,
 			     offsetof(struct entry, next_thread));
 		unlink_chain(&c->by_cid[bucket_id(e->conn_id)], e, offsetof(struct entry, next_cid));
@@ -234,6 +301,7 @@ void correlator_free(struct correlator *c)
 {
 	if (!c)
 		return;
+	correlator_settle_all(c);
 	while (c->oldest)
 		entry_remove(c, c->oldest);
 	free(c);
@@ -375,10 +443,30 @@ void correlator_on_server_read(struct correlator *c, uint32_t tgid, uint32_t tid
 	s->conn_id = conn_id;
 }
 
-void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id)
+static void client_key(const struct sb_tuple *t, struct sb_tuple *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->laddr, t->laddr, 16);
+	memcpy(out->raddr, t->raddr, 16);
+	out->lport = t->lport;
+	out->rport = t->rport;
+}
+
+void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id,
+			   const struct sb_tuple *t)
 {
 	struct thread_slot *s = &c->threads[bucket_thread(tgid, tid) & (NSLOTS - 1)];
 	struct connect_slot *k = &c->connects[bucket_id(conn_id) & (NSLOTS - 1)];
+
+	if (t) {
+		struct client_slot *cs;
+		struct sb_tuple key;
+
+		client_key(t, &key);
+		cs = &c->clients[bucket_conn(&key) & (NSLOTS - 1)];
+		cs->key = key;
+		cs->conn_id = conn_id;
+	}
 
 	if (s->tgid != tgid || s->tid != tid || !s->conn_id)
 		return;
@@ -386,6 +474,25 @@ void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, ui
 	k->server_conn_id = s->conn_id;
 	k->tgid = tgid;
 	k->tid = tid;
+}
+
+void correlator_on_close(struct correlator *c, uint64_t conn_id, const struct sb_tuple *t)
+{
+	struct client_slot *cs;
+	struct sb_tuple key;
+
+	client_key(t, &key);
+	cs = &c->clients[bucket_conn(&key) & (NSLOTS - 1)];
+	if (cs->conn_id == conn_id)
+		memset(cs, 0, sizeof(*cs));
+}
+
+/* Is the client end of this connection (key: as the client sees it) a traced process? */
+static bool client_traced(const struct correlator *c, const struct sb_tuple *key)
+{
+	const struct client_slot *cs = &c->clients[bucket_conn(key) & (NSLOTS - 1)];
+
+	return cs->conn_id && tuple_eq(&cs->key, key);
 }
 
 /*
@@ -510,13 +617,25 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 			other->link = CORR_LINK_TUPLE;
 			decide_sampling(c, other);
 			retrace(other, 0);
-			tree_add(e, other);
+			if (!other->ended)
+				tree_add(e, other);
 			c->st.linked_tuple++;
 			c->st.linked_late++;
+			settle(c, other);	/* its held spans go, in the client's trace */
 		}
 	}
 	if (e->role == SB_ROLE_SERVER)
 		detect_event_loop(c, e);
+	/*
+	 * A root whose client is a traced process on this node: that client's
+	 * record is late (it races this one to the ring); its spans wait for it.
+	 */
+	if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE && client_traced(c, &e->key)) {
+		e->awaiting = true;
+		*c->awaiting_tail = e;
+		c->awaiting_tail = &e->next_await;
+		c->st.awaited++;
+	}
 	if (e->pending_up) {
 		tree_add(e->pending_up, e);
 		e->pending_up = NULL;
@@ -557,11 +676,31 @@ void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct 
 		out->sampled = out->link ? (out->parent.trace_flags & 0x01)
 					 : correlator_ratio_sampled(out->self.trace_id, c->ratio);
 	} else {
+		struct entry *root = e;
+		int depth = 0;
+
 		out->self = e->self;
 		out->parent = e->parent;
 		out->link = e->link;
 		out->sampled = e->self.trace_flags & 0x01;
-		entry_remove(c, e);
+		while (root->up && depth++ < 64)
+			root = root->up;
+		if (root->awaiting) {
+			/* Its trace may still change: the span waits with its root's. */
+			out->held_by = root->txn_id;
+			c->st.held++;
+		}
+		if (e->awaiting) {
+			/* Kept (by_conn, age list) for the late link; gone from the rest. */
+			unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
+			unlink_chain(&c->by_thread[bucket_thread(e->tgid, e->tid)], e,
+				     offsetof(struct entry, next_thread));
+			unlink_chain(&c->by_cid[bucket_id(e->conn_id)], e,
+				     offsetof(struct entry, next_cid));
+			e->ended = true;
+		} else {
+			entry_remove(c, e);
+		}
 	}
 	out->self.valid = true;
 	out->self.trace_flags |= 0x01; /* exported spans are sampled ones */
@@ -571,10 +710,22 @@ void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct 
 
 void correlator_sweep(struct correlator *c, uint64_t now_mono_ns)
 {
-	while (c->oldest && c->oldest->start_ns + c->max_age_ns < now_mono_ns) {
-		entry_remove(c, c->oldest);
-		c->st.expired++;
+	/* Roots whose client never came (oldest first): their spans go as they are. */
+	while (c->awaiting && c->awaiting->start_ns + HOLD_NS < now_mono_ns) {
+		c->st.await_timeouts++;
+		settle(c, c->awaiting);
 	}
+	while (c->oldest && c->oldest->start_ns + c->max_age_ns < now_mono_ns) {
+		if (!c->oldest->ended)
+			c->st.expired++;
+		entry_remove(c, c->oldest);
+	}
+}
+
+void correlator_settle_all(struct correlator *c)
+{
+	while (c->awaiting)
+		settle(c, c->awaiting);
 }
 
 void correlator_stats(const struct correlator *c, struct correlator_stats *st)

@@ -58,6 +58,16 @@ struct correlator_opts {
 	 */
 	uint8_t (*rules)(void *ctx, uint32_t tgid);
 	void *rules_ctx;
+	/*
+	 * The spans held for root root_id (corr_result.held_by) may go: their
+	 * trace is self's trace, the root span's parent is parent (NULL: none),
+	 * and sampled decides for all of them.  Called from correlator_on_request()
+	 * (the late client came), correlator_sweep() (it did not) and
+	 * correlator_settle_all().  NULL: spans are never held.
+	 */
+	void (*release)(void *ctx, uint64_t root_id, const struct span_context *self,
+			const struct span_context *parent, bool sampled);
+	void *release_ctx;
 	uint32_t max_requests;		/* requests followed at once; 0 = 65536 */
 	uint64_t max_age_ns;		/* forget requests older than this; 0 = 15 min */
 };
@@ -72,6 +82,9 @@ struct correlator_stats {
 	uint64_t linked_late;		/* part of linked_tuple: the server side was seen first */
 	uint64_t unlinked[CORR_UNLINKED_MAX];	/* client requests without a parent, by reason */
 	uint64_t event_loops;		/* processes found multiplexing requests on a thread */
+	uint64_t awaited;		/* server roots that waited for a traced client's record */
+	uint64_t await_timeouts;	/* ... whose client never came within the wait */
+	uint64_t held;			/* spans held until their root's trace was settled */
 	uint64_t unsampled;		/* exchanges not exported by sampling */
 	uint64_t untracked;		/* on_txn without a matching on_request (table full, ...) */
 	uint64_t expired;		/* requests forgotten by max_age_ns */
@@ -84,6 +97,12 @@ struct corr_result {
 	struct span_context parent;	/* valid when it has a parent */
 	uint8_t link;			/* enum corr_link */
 	bool sampled;
+	/*
+	 * Not 0: the trace may still change (its root, this txn_id, waits for a
+	 * late client record): hold the span until release() names this root,
+	 * and take trace and sampling from there.
+	 */
+	uint64_t held_by;
 };
 
 struct correlator;
@@ -101,8 +120,19 @@ void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct 
 /* A server-side read record (role SERVER, READ) by this thread on conn_id. */
 void correlator_on_server_read(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id);
 
-/* A traced process's connect() by this thread created outbound connection conn_id. */
-void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id);
+/*
+ * A traced process's connect() by this thread created outbound connection
+ * conn_id (t: as the client sees it; NULL: unknown).  A server request on
+ * this node on that connection then expects the client's record.
+ */
+void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id,
+			   const struct sb_tuple *t);
+
+/* A client connection was closed. */
+void correlator_on_close(struct correlator *c, uint64_t conn_id, const struct sb_tuple *t);
+
+/* Every held trace goes now (shutdown). */
+void correlator_settle_all(struct correlator *c);
 
 /* Process tgid exited: what was learnt about it is forgotten. */
 void correlator_proc_exit(struct correlator *c, uint32_t tgid);

@@ -518,6 +518,8 @@ int main(int argc, char **argv)
 	/* Binaries that need uprobes (Go), looked at on their own thread. */
 	uopts.attach = probe_attach_uprobe;
 	uopts.go_binary_set = probe_go_binary_set;
+	uopts.ssl_enable = probe_ssl_enable;
+	uopts.tls = true;
 	uopts.ctx = a.probe;
 	uopts.self_tgid = popts.self_tgid;
 	a.uprobes = uprobes_start(&uopts);
@@ -562,8 +564,9 @@ int main(int argc, char **argv)
 		log_info("received %s: draining and flushing (up to %.1fs)",
 			 stop_requested == SIGTERM ? "SIGTERM" : "SIGINT",
 			 (double)a.cfg.shutdown_timeout_ns / 1e9);
-	/* Take what the kernel already handed over, then stop reading. */
+	/* Take what the kernel already handed over, then stop reading; nothing waits any more. */
 	probe_poll(a.probe, 0);
+	pipeline_flush(a.pipeline);
 	rc = err < 0 && err != -EINTR ? 1 : 0;
 
 out:

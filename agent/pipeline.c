@@ -21,6 +21,15 @@
 #include "tracker.h"
 
 #define RUNTIME_SLOTS 4096	/* processes whose runtime is remembered (direct-mapped) */
+#define HOLD_BUCKETS 1024	/* traces whose spans wait for their root's client (power of 2) */
+#define HOLD_MAX 16384		/* spans held at most; beyond, they go as they are */
+
+/* The finished spans of a trace whose root still waits for its client's record. */
+struct hold {
+	struct hold *next;
+	uint64_t root_id;
+	struct span *spans;	/* linked through span->next */
+};
 
 struct runtime_slot {
 	uint32_t tgid;		/* 0: free */
@@ -40,8 +49,13 @@ struct pipeline {
 	uint64_t bad_records;
 	uint64_t spans_built;
 	uint64_t spans_self;		/* scrapes of our own /metrics: never spans */
+	uint64_t spans_unsampled_late;	/* held spans whose settled trace was not sampled */
 	uint64_t runtimes[RUNTIME_MAX];	/* processes seen, by runtime */
 	struct runtime_slot rt[RUNTIME_SLOTS];
+	struct hold *holds[HOLD_BUCKETS];
+	size_t nheld;
+	uint64_t hold_overflow;		/* spans that could not wait: sent as they were */
+	bool dump;			/* SPANBPF_DUMP_RECORDS */
 };
 
 /* ---- runtimes ----------------------------------------------------------- */
@@ -109,26 +123,9 @@ static void on_request(const struct http_txn *txn, void *ctx)
 	correlator_on_request(p->correlator, txn);
 }
 
-/* A finished exchange: build its span with the correlator's decision, print it if asked, queue it. */
-static void on_txn(const struct http_txn *txn, void *ctx)
+/* Print it if asked, queue it. */
+static void emit(struct pipeline *p, struct span *span)
 {
-	struct pipeline *p = ctx;
-	struct corr_result link;
-	struct span *span;
-
-	correlator_on_txn(p->correlator, txn, &link);
-	if (!link.sampled)
-		return;
-	/* A scrape of the agent's own /metrics by a traced client: never a span. */
-	if (txn->role == SB_ROLE_CLIENT &&
-	    metrics_is_self_peer(p->metrics, txn->tuple.laddr, txn->tuple.raddr, txn->tuple.rport)) {
-		p->spans_self++;
-		return;
-	}
-	span = builder_build_ex(p->builder, txn, link.parent.valid ? &link.parent : NULL, &link.self);
-	if (!span)
-		return;
-	p->spans_built++;
 	if (p->o.console) {
 		char line[2048];
 
@@ -143,7 +140,116 @@ static void on_txn(const struct http_txn *txn, void *ctx)
 		span_free(span);
 }
 
+static struct hold **hold_slot(struct pipeline *p, uint64_t root_id)
+{
+	struct hold **hp = &p->holds[mix64(root_id) & (HOLD_BUCKETS - 1)];
+
+	while (*hp && (*hp)->root_id != root_id)
+		hp = &(*hp)->next;
+	return hp;
+}
+
+/* Keep span until its root's trace is settled; false when it cannot wait. */
+static bool hold_span(struct pipeline *p, uint64_t root_id, struct span *span)
+{
+	struct hold **hp = hold_slot(p, root_id);
+
+	if (p->nheld >= HOLD_MAX)
+		return false;
+	if (!*hp) {
+		*hp = calloc(1, sizeof(**hp));
+		if (!*hp)
+			return false;
+		(*hp)->root_id = root_id;
+	}
+	span->next = (*hp)->spans;
+	(*hp)->spans = span;
+	p->nheld++;
+	return true;
+}
+
+/*
+ * The correlator settled root_id's trace: its held spans take that trace
+ * (the root span also its parent) and go, or are dropped when unsampled.
+ */
+static void release(void *ctx, uint64_t root_id, const struct span_context *self,
+		    const struct span_context *parent, bool sampled)
+{
+	struct pipeline *p = ctx;
+	struct hold **hp = hold_slot(p, root_id), *h = *hp;
+	struct span *sp, *next;
+
+	if (!h)
+		return;
+	*hp = h->next;
+	for (sp = h->spans; sp; sp = next) {
+		next = sp->next;
+		sp->next = NULL;
+		p->nheld--;
+		if (!sampled) {
+			span_free(sp);
+			p->spans_unsampled_late++;
+			continue;
+		}
+		memcpy(sp->trace_id, self->trace_id, sizeof(sp->trace_id));
+		if (memcmp(sp->span_id, self->span_id, sizeof(sp->span_id)) == 0 && parent &&
+		    parent->valid) {
+			memcpy(sp->parent_span_id, parent->span_id, sizeof(sp->parent_span_id));
+			sp->has_parent = true;
+		}
+		emit(p, sp);
+	}
+	free(h);
+}
+
+/* A finished exchange: build its span with the correlator's decision, then emit or hold it. */
+static void on_txn(const struct http_txn *txn, void *ctx)
+{
+	struct pipeline *p = ctx;
+	struct corr_result link;
+	struct span *span;
+
+	correlator_on_txn(p->correlator, txn, &link);
+	/* A held span is decided with its trace, when that is settled. */
+	if (!link.sampled && !link.held_by)
+		return;
+	/* A scrape of the agent's own /metrics by a traced client: never a span. */
+	if (txn->role == SB_ROLE_CLIENT &&
+	    metrics_is_self_peer(p->metrics, txn->tuple.laddr, txn->tuple.raddr, txn->tuple.rport)) {
+		p->spans_self++;
+		return;
+	}
+	span = builder_build_ex(p->builder, txn, link.parent.valid ? &link.parent : NULL, &link.self);
+	if (!span)
+		return;
+	p->spans_built++;
+	if (link.held_by && hold_span(p, link.held_by, span))
+		return;
+	if (link.held_by)
+		p->hold_overflow++;
+	if (!link.sampled) {
+		span_free(span);
+		return;
+	}
+	emit(p, span);
+}
+
 /* ---- records ------------------------------------------------------------- */
+
+/* SPANBPF_DUMP_RECORDS=1: each record's header on stderr (a development aid). */
+static void dump_record(const struct sb_event *ev)
+{
+	fprintf(stderr,
+		"record type=%u dir=%u role=%u flags=%#x src=%u tgid=%u tid=%u conn=%llu "
+		"seq=%u off=%llu len=%u cap=%u ts=%llu prev={seq=%u dir=%u total=%llu ts=%llu} "
+		"parent={%u %llu %u} '%.*s'\n",
+		ev->type, ev->dir, ev->role, ev->flags, ev->src, ev->tgid, ev->tid,
+		(unsigned long long)ev->conn_id, ev->msg_seq, (unsigned long long)ev->msg_off, ev->len,
+		ev->cap_len, (unsigned long long)ev->ts_ns, ev->prev.seq, ev->prev.dir,
+		(unsigned long long)ev->prev.total, (unsigned long long)ev->prev.last_ts,
+		ev->parent.how, (unsigned long long)ev->parent.conn_id, ev->parent.seq,
+		(int)(ev->cap_len < 40 ? ev->cap_len : 40), (const char *)ev->payload);
+}
 
 /* The first record of a connection: its process's facts, read while it is surely alive. */
 static void first_sight(struct pipeline *p, const struct sb_event *ev)
@@ -166,6 +272,9 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		p->bad_records++;
 		return 0;
 	}
+	if (p->dump)
+		dump_record(ev);
+
 	switch (ev->type) {
 	case SB_EV_DATA:
 		if (ev->flags & SB_F_CONN_START)
@@ -176,13 +285,16 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		break;
 	case SB_EV_CONNECT:
 		if ((int32_t)ev->len == 0 || (int32_t)ev->len == -115 /* EINPROGRESS */)
-			correlator_on_connect(p->correlator, ev->tgid, ev->tid, ev->conn_id);
+			correlator_on_connect(p->correlator, ev->tgid, ev->tid, ev->conn_id,
+					      &ev->tuple);
 		else
 			first_sight(p, ev);
 		tracker_on_event(p->tracker, ev, size);
 		break;
 	case SB_EV_CLOSE:
 		tracker_on_event(p->tracker, ev, size);
+		if (ev->role == SB_ROLE_CLIENT)
+			correlator_on_close(p->correlator, ev->conn_id, &ev->tuple);
 		break;
 	case SB_EV_EXEC:
 		runtime_forget(p, ev->tgid);
@@ -371,6 +483,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	if (!p)
 		return NULL;
 	p->o = *o;
+	p->dump = getenv("SPANBPF_DUMP_RECORDS") && strcmp(getenv("SPANBPF_DUMP_RECORDS"), "1") == 0;
 	bopts.record_query = o->cfg->record_query;
 	bopts.host_name = o->host_name;
 	bopts.proc_root = o->proc_root ? o->proc_root : "/proc";
@@ -380,6 +493,8 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	copts.sampling_ratio = o->cfg->sampling_ratio;
 	copts.rules = rules_of;
 	copts.rules_ctx = p;
+	copts.release = release;
+	copts.release_ctx = p;
 	p->correlator = p->builder ? correlator_new(&copts, p->builder) : NULL;
 	topts.query = kernel_query;
 	topts.not_http = kernel_not_http;
@@ -392,10 +507,17 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	return p;
 }
 
+void pipeline_flush(struct pipeline *p)
+{
+	correlator_settle_all(p->correlator);
+}
+
 void pipeline_free(struct pipeline *p)
 {
 	if (!p)
 		return;
+	/* The exporter may be gone: what is still held is freed, not sent. */
+	p->o.submit = NULL;
 	tracker_free(p->tracker);
 	correlator_free(p->correlator);
 	builder_free(p->builder);

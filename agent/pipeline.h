@@ -67,6 +67,12 @@ int pipeline_record(void *p, void *data, size_t size);
 /* Time-based work, about every 100 ms (CLOCK_MONOTONIC). */
 void pipeline_tick(struct pipeline *p, uint64_t now_mono_ns);
 
+/*
+ * Spans that wait for a late client record go now, as they are (before the
+ * exporter's final flush).
+ */
+void pipeline_flush(struct pipeline *p);
+
 /* opts.cfg changed in place (SIGHUP): sampling, record_query, resources follow. */
 void pipeline_reconfigure(struct pipeline *p);
 

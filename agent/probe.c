@@ -245,10 +245,10 @@ void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX])
 }
 
 int probe_attach_uprobe(void *probe, const char *prog_name, const char *path, uint64_t offset,
-			uint64_t cookie)
+			uint64_t cookie, bool retprobe)
 {
 	struct probe *p = probe;
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
 	struct bpf_program *prog = bpf_object__find_program_by_name(p->skel->obj, prog_name);
 	struct bpf_link *link;
 	int err = 0;
@@ -277,6 +277,13 @@ int probe_attach_uprobe(void *probe, const char *prog_name, const char *path, ui
 	if (err)
 		bpf_link__destroy(link);
 	return err;
+}
+
+void probe_ssl_enable(void *probe)
+{
+	struct probe *p = probe;
+
+	p->skel->bss->ssl_active = true;
 }
 
 int probe_go_binary_set(void *probe, uint32_t slot, const struct sb_go_binary *b)

@@ -83,14 +83,17 @@ int probe_conn_query(void *ctx, uint64_t sock, uint8_t src, struct sb_msg_end *o
 void probe_conn_not_http(void *ctx, uint64_t sock);
 
 /*
- * Attach the uprobe program prog_name (bpf/golang.h, ...) at offset of the
- * file at path, for every process that maps it, with cookie (what the
+ * Attach the uprobe program prog_name (bpf/golang.h, bpf/openssl.h) at
+ * offset of the file at path (a uretprobe when retprobe), for every process that maps it, with cookie (what the
  * program reads with bpf_get_attach_cookie()).  Thread-safe; detached at
  * probe_close().  0 or a negative errno.  (probe is a struct probe *: the
  * signature is struct uprobes_opts.attach's.)
  */
 int probe_attach_uprobe(void *probe, const char *prog_name, const char *path, uint64_t offset,
-			uint64_t cookie);
+			uint64_t cookie, bool retprobe);
+
+/* OpenSSL probes are attached: syscalls look for the SSL call they are inside of. */
+void probe_ssl_enable(void *probe);
 
 /* A Go binary's layout for the Go uprobes, in slot (the cookie's upper bits). */
 int probe_go_binary_set(void *probe, uint32_t slot, const struct sb_go_binary *b);

@@ -41,6 +41,7 @@ struct uprobes {
 	size_t nseen;
 	uint32_t go_slots;		/* sb_go_binary slots used */
 	_Atomic uint64_t processes, queue_full, go_binaries, go_unprobed, attach_failures;
+	_Atomic uint64_t tls_libraries, tls_unprobed;
 };
 
 /* ---- Go: where to attach, and the layout the probes read ------------------------ */
@@ -241,7 +242,7 @@ static const char *const go_progs[SB_GO_FN_MAX] = {
 static int attach_one(struct uprobes *u, int fn, const char *path, uint64_t offset, uint32_t slot)
 {
 	int err = u->o.attach(u->o.ctx, go_progs[fn], path, offset,
-			      ((uint64_t)slot << 8) | (uint64_t)fn);
+			      ((uint64_t)slot << 8) | (uint64_t)fn, false);
 
 	if (err) {
 		atomic_fetch_add(&u->attach_failures, 1);
@@ -300,7 +301,7 @@ static void attach_go(struct uprobes *u, const char *path, uint32_t pid, struct 
 				    slot) != 0;
 		fails += attach_one(u, SB_GO_FN_SERVE, path, pts.entry[SB_GO_FN_SERVE], slot) != 0;
 	}
-	if (pts.tls) {
+	if (pts.tls && u->o.tls) {
 		for (size_t i = 0; i < pts.ntls_read_rets; i++)
 			fails += attach_one(u, SB_GO_FN_TLS_READ_RET, path, pts.tls_read_rets[i],
 					    slot) != 0;
@@ -312,10 +313,89 @@ static void attach_go(struct uprobes *u, const char *path, uint32_t pid, struct 
 	atomic_fetch_add(&u->go_binaries, 1);
 	log_info("uprobes: %s (pid %u): Go probes attached:%s%s%s", path, pid,
 		 pts.link ? " net/http server and client, goroutines" : "",
-		 pts.tls ? (pts.link ? ", crypto/tls" : " crypto/tls") : "",
+		 pts.tls && u->o.tls ? (pts.link ? ", crypto/tls" : " crypto/tls") : "",
 		 fails ? " (some refused: see above)" : "");
 	if (!pts.link && why[0])
 		log_info("uprobes: %s: no linking probes: %s", path, why);
+}
+
+/* ---- OpenSSL ------------------------------------------------------------------ */
+
+int uprobes_ssl_points(struct elfbin *eb, struct ssl_points *pts)
+{
+	static const char *const names[] = { "SSL_read", "SSL_read_ex", "SSL_write",
+					     "SSL_write_ex", "SSL_set_fd", "SSL_free" };
+	struct elfbin_sym_query q[6];
+	uint64_t *out[6] = { &pts->read, &pts->read_ex, &pts->write, &pts->write_ex,
+			     &pts->set_fd, &pts->free };
+
+	memset(pts, 0, sizeof(*pts));
+	memset(q, 0, sizeof(q));
+	for (int i = 0; i < 6; i++)
+		q[i].name = names[i];
+	if (elfbin_find_symbols(eb, q, 6) < 0)
+		return -ENOENT;
+	for (int i = 0; i < 6; i++)
+		if (q[i].err == 0 && q[i].sym.offset != ELFBIN_NO_OFFSET &&
+		    (q[i].sym.type == STT_FUNC || q[i].sym.type == STT_GNU_IFUNC))
+			*out[i] = q[i].sym.offset;
+	/* Both directions, in both forms, and the end of an SSL: else nothing. */
+	if (!pts->read || !pts->write || !pts->free)
+		return -ENOENT;
+	return 0;
+}
+
+static int attach_ssl_one(struct uprobes *u, const char *prog, const char *path, uint64_t offset,
+			  bool ret)
+{
+	int err;
+
+	if (!offset)
+		return 0;
+	err = u->o.attach(u->o.ctx, prog, path, offset, 0, ret);
+	if (err) {
+		atomic_fetch_add(&u->attach_failures, 1);
+		log_warn("uprobes: %s at %s+0x%" PRIx64 " refused: %s", prog, path, offset,
+			 strerror(-err));
+	}
+	return err;
+}
+
+/*
+ * OpenSSL in a shared library or a binary.  Returns before the entry probes
+ * and SSL_free are placed come the returns, so that no call is parked
+ * without its end being seen.
+ */
+static void attach_ssl(struct uprobes *u, const char *path, uint32_t pid, struct elfbin *eb,
+		       bool quiet)
+{
+	struct ssl_points pts;
+	int fails = 0;
+
+	if (uprobes_ssl_points(eb, &pts) != 0) {
+		if (!quiet) {
+			atomic_fetch_add(&u->tls_unprobed, 1);
+			log_info("uprobes: %s (pid %u): OpenSSL functions not found: its HTTPS is "
+				 "not seen", path, pid);
+		}
+		return;
+	}
+	fails += attach_ssl_one(u, "ssl_free", path, pts.free, false) != 0;
+	fails += attach_ssl_one(u, "ssl_set_fd", path, pts.set_fd, false) != 0;
+	fails += attach_ssl_one(u, "ssl_rw_return", path, pts.read, true) != 0;
+	fails += attach_ssl_one(u, "ssl_rw_return", path, pts.read_ex, true) != 0;
+	fails += attach_ssl_one(u, "ssl_rw_return", path, pts.write, true) != 0;
+	fails += attach_ssl_one(u, "ssl_rw_return", path, pts.write_ex, true) != 0;
+	fails += attach_ssl_one(u, "ssl_read_enter", path, pts.read, false) != 0;
+	fails += attach_ssl_one(u, "ssl_read_ex_enter", path, pts.read_ex, false) != 0;
+	fails += attach_ssl_one(u, "ssl_write_enter", path, pts.write, false) != 0;
+	fails += attach_ssl_one(u, "ssl_write_ex_enter", path, pts.write_ex, false) != 0;
+	if (u->o.ssl_enable)
+		u->o.ssl_enable(u->o.ctx);
+	atomic_fetch_add(&u->tls_libraries, 1);
+	log_info("uprobes: %s (pid %u): OpenSSL probes attached (SSL_read/_ex, SSL_write/_ex%s)%s",
+		 path, pid, pts.set_fd ? ", SSL_set_fd" : "",
+		 fails ? " (some refused: see above)" : "");
 }
 
 static bool seen_before(struct uprobes *u, uint64_t dev, uint64_t ino)
@@ -345,11 +425,14 @@ static void look_binary(struct uprobes *u, uint32_t pid, const struct procmaps_e
 		return;
 	if (elfbin_open(path, &eb) != 0)
 		return;
-	if (e->exe && u->o.attach && u->o.go_binary_set) {
+	if (u->o.attach && u->o.go_binary_set) {
 		struct elfbin_go go;
 
-		if (elfbin_go_info(eb, &go) == 0)
+		if (e->exe && elfbin_go_info(eb, &go) == 0)
 			attach_go(u, path, pid, eb);
+		else if (u->o.tls)
+			/* libssl, or a binary with OpenSSL linked in (node): quiet when absent. */
+			attach_ssl(u, path, pid, eb, e->exe);
 	}
 	elfbin_close(eb);
 }
@@ -365,6 +448,10 @@ static void look_process(struct uprobes *u, uint32_t pid)
 	exe = procmaps_exe(pm);
 	if (exe)
 		look_binary(u, pid, exe);
+	if (u->o.tls)
+		for (const struct procmaps_entry *e = procmaps_find_lib(pm, "libssl.so", NULL); e;
+		     e = procmaps_find_lib(pm, "libssl.so", e))
+			look_binary(u, pid, e);
 	procmaps_free(pm);
 }
 
@@ -465,4 +552,6 @@ void uprobes_stats(struct uprobes *u, struct uprobes_stats *out)
 	out->go_binaries = atomic_load(&u->go_binaries);
 	out->go_unprobed = atomic_load(&u->go_unprobed);
 	out->attach_failures = atomic_load(&u->attach_failures);
+	out->tls_libraries = atomic_load(&u->tls_libraries);
+	out->tls_unprobed = atomic_load(&u->tls_unprobed);
 }

@@ -2,7 +2,8 @@
 /*
  * uprobes.h - which binaries of traced processes get uprobes, and attaching
  * them: Go executables (bpf/golang.h: goroutine-aware linking, crypto/tls
- * plaintext).
+ * plaintext), OpenSSL (bpf/openssl.h: shared libssl.so.3, or linked into a
+ * binary such as node).
  *
  * Processes are looked at on their own thread (reading a binary's symbols
  * and DWARF takes milliseconds, too long for the ring reader): at start-up
@@ -54,18 +55,34 @@ struct uprobes_opts {
 	 * offset with a cookie; write a Go binary's layout.  NULL: inspect only.
 	 */
 	int (*attach)(void *ctx, const char *prog, const char *path, uint64_t offset,
-		      uint64_t cookie);
+		      uint64_t cookie, bool retprobe);
 	int (*go_binary_set)(void *ctx, uint32_t slot, const struct sb_go_binary *b);
+	void (*ssl_enable)(void *ctx);		/* once OpenSSL probes are attached */
 	void *ctx;
 	const char *proc_root;		/* NULL = "/proc" */
 	uint32_t self_tgid;		/* never looked at */
+	bool tls;			/* tls.enabled: OpenSSL and crypto/tls probes */
 };
+
+/* Where to attach OpenSSL's probes in one file (0: absent). */
+struct ssl_points {
+	uint64_t read, read_ex, write, write_ex, set_fd, free;
+};
+
+/*
+ * The OpenSSL functions of a library or binary (.dynsym or .symtab).
+ * Returns 0 when the read and write pairs are all there, else -ENOENT
+ * (not OpenSSL, or an incomplete one: nothing is attached).
+ */
+int uprobes_ssl_points(struct elfbin *eb, struct ssl_points *pts);
 
 struct uprobes_stats {
 	uint64_t processes;		/* processes looked at */
 	uint64_t queue_full;		/* processes not looked at: the queue was full */
 	uint64_t go_binaries;		/* Go binaries probed */
 	uint64_t go_unprobed;		/* Go binaries that could not be (stripped, layout, ABI) */
+	uint64_t tls_libraries;		/* OpenSSL copies probed (a shared libssl, or a binary) */
+	uint64_t tls_unprobed;		/* ... that could not be (symbols missing) */
 	uint64_t attach_failures;	/* single probes the kernel refused */
 };
 

@@ -346,9 +346,12 @@ static __always_inline void fill_data(struct sb_event *e, const struct sb_conn_s
 /*
  * n bytes moved in direction dir on the connection st (socket sk, fd) by
  * the calling thread (id = pid_tgid), seen by source src (a constant).
+ * at_ns, when not 0, is when the transfer began: a message starting with it
+ * is stamped then (a TLS library's write: its bytes are on their way before
+ * it returns); 0: now.
  */
 static __always_inline void capture(struct sb_conn_state *st, __u64 sk, int fd, __u8 dir,
-				    const struct xfer *x, __u32 n, __u8 src, __u64 id)
+				    const struct xfer *x, __u32 n, __u8 src, __u64 id, __u64 at_ns)
 {
 	struct sb_msg_state *m = &st->m[src];
 	struct sb_msg_end prev;
@@ -452,7 +455,8 @@ static __always_inline void capture(struct sb_conn_state *st, __u64 sk, int fd, 
 	if (ends_head(tail, tlen) || off + n >= SB_CAPTURE_WINDOW)
 		m->head_done = 1;
 
-	fill_data(e, st, m, sk, id, fd, dir, src, n, off, ts);
+	/* A message's start may be stamped earlier (at_ns); its end is when the call returned. */
+	fill_data(e, st, m, sk, id, fd, dir, src, n, off, start && at_ns ? at_ns : ts);
 	e->cap_len = cap;
 	e->tail_len = 0;
 	if (n > cap && tlen) {

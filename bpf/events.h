@@ -236,6 +236,7 @@ enum sb_counter {
 	SB_CNT_NOT_HTTP,	/* connections classified as not HTTP */
 	SB_CNT_COUNTED,		/* transfers only counted (no record) */
 	SB_CNT_MAP_FULL,	/* connection states that could not be stored */
+	SB_CNT_TLS_UNTIED,	/* TLS library reads/writes whose socket is unknown: no record */
 	SB_CNT_MAX,
 };
 

@@ -335,7 +335,7 @@ int go_tls_write(struct pt_regs *ctx)
 	if (!st)
 		return 0;
 	x.buf = ctx->bx;
-	capture(st, (__u64)sk, -1, SB_DIR_WRITE, &x, (__u32)n, SB_SRC_TLS, id);
+	capture(st, (__u64)sk, -1, SB_DIR_WRITE, &x, (__u32)n, SB_SRC_TLS, id, 0);
 	return 0;
 }
 
@@ -393,7 +393,7 @@ int go_tls_read_ret(struct pt_regs *ctx)
 	if (!st)
 		return 0;
 	x.buf = r.buf;
-	capture(st, (__u64)sk, -1, SB_DIR_READ, &x, (__u32)n, SB_SRC_TLS, id);
+	capture(st, (__u64)sk, -1, SB_DIR_READ, &x, (__u32)n, SB_SRC_TLS, id, 0);
 	return 0;
 }
 

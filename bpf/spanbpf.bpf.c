@@ -23,6 +23,7 @@
 #include "select.h"
 #include "capture.h"
 #include "golang.h"
+#include "openssl.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -99,6 +100,8 @@ static __always_inline int data_exit(long ret, __u8 dir, __u8 op)
 		return 0;
 	}
 	st = conn_get(sk);
+	if (ssl_nested(id, sk, st))
+		return 0;	/* ciphertext of an SSL call on this thread */
 	if (!st || (st->flags & (ST_IGNORE | ST_TLS)))
 		return 0;
 	switch (op) {
@@ -124,7 +127,7 @@ static __always_inline int data_exit(long ret, __u8 dir, __u8 op)
 	}
 	if (op != OP_SENDFILE && x.iovcnt == 0 && op != OP_BUF)
 		return 0;	/* an empty iovec array moved nothing we can see */
-	capture(st, (__u64)sk, fd, dir, &x, (__u32)ret, SB_SRC_SYSCALL, id);
+	capture(st, (__u64)sk, fd, dir, &x, (__u32)ret, SB_SRC_SYSCALL, id, 0);
 	return 0;
 }
 

@@ -230,7 +230,7 @@ static void test_connect_binding_under_concurrency(void **state)
 
 	correlator_on_server_read(c, 60, 60, 11);
 	correlator_on_request(c, &s1);
-	correlator_on_connect(c, 60, 60, 13);	/* opened in s1's handler */
+	correlator_on_connect(c, 60, 60, 13, NULL);	/* opened in s1's handler */
 	correlator_on_server_read(c, 60, 60, 12);
 	correlator_on_request(c, &s2);
 	correlator_on_request(c, &out);		/* written later: two requests in flight */
@@ -369,7 +369,7 @@ static void test_runtime_rules_go_no_thread_link(void **state)
 	struct correlator_stats st;
 
 	correlator_on_server_read(c, 77, 7, 1);
-	correlator_on_connect(c, 77, 7, 2);
+	correlator_on_connect(c, 77, 7, 2, NULL);
 	correlator_on_request(c, &s1);
 	correlator_on_request(c, &out);
 	correlator_on_txn(c, &out, &r);
