@@ -607,6 +607,24 @@ static bool add_server_from_authority(struct builder *b, struct span *span, cons
 	return true;
 }
 
+/* The error.type of a failed connect() (TXN_F_CONN_REFUSED), with *msg set. */
+static const char *connect_error(const struct http_txn *txn, const char **msg)
+{
+	*msg = "connect() failed";
+	switch (txn->conn_errno) {
+	case ETIMEDOUT:
+		return "timeout";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return "host_unreachable";
+	case ECONNREFUSED:
+	case 0:
+		return "connection_refused";
+	default:
+		return "connect_error";
+	}
+}
+
 /* The error.type of a transaction, or NULL; *msg gets a status description or NULL. */
 static const char *txn_error(const struct http_txn *txn, bool server, char *code, size_t len,
 			     const char **msg)
@@ -614,24 +632,15 @@ static const char *txn_error(const struct http_txn *txn, bool server, char *code
 	int limit = server ? 500 : 400;
 
 	*msg = NULL;
-	if (txn->status >= limit && txn->status <= 999) {
+	if (txn->status >= limit && txn->status <= 599) {
 		snprintf(code, len, "%d", txn->status);
 		return code;
 	}
-	if (txn->flags & TXN_F_CONN_REFUSED) {
-		*msg = "connect() failed";
-		switch (txn->conn_errno) {
-		case ETIMEDOUT:
-			return "timeout";
-		case EHOSTUNREACH:
-		case ENETUNREACH:
-			return "host_unreachable";
-		case ECONNREFUSED:
-		case 0:
-			return "connection_refused";
-		default:
-			return "connect_error";
-		}
+	if (txn->flags & TXN_F_CONN_REFUSED)
+		return connect_error(txn, msg);
+	if (txn->flags & TXN_F_RESP_MALFORMED) {
+		*msg = "malformed response head";
+		return "malformed_response";
 	}
 	if (txn->flags & TXN_F_NO_RESPONSE) {
 		*msg = "connection closed before the response";
@@ -825,7 +834,6 @@ static struct span *build_connect_failure(struct builder *b, const struct http_t
 {
 	struct span *span = span_new(256);
 	const char *etype, *msg;
-	char code[8];
 
 	if (!span)
 		return NULL;
@@ -843,7 +851,8 @@ static struct span *build_connect_failure(struct builder *b, const struct http_t
 	add_addr_port(span, "server.address", "server.port", txn->tuple.raddr, txn->tuple.rport);
 	add_addr_port(span, "network.peer.address", "network.peer.port", txn->tuple.raddr,
 		      txn->tuple.rport);
-	etype = txn_error(txn, false, code, sizeof(code), &msg);
+	/* Whatever status the exchange claims, no request went out: the connect() error wins. */
+	etype = connect_error(txn, &msg);
 	span_add_str(span, "error.type", etype);
 	span->status = SPAN_STATUS_ERROR;
 	span->status_message = arena_strndup(&span->arena, msg, strlen(msg));
@@ -916,7 +925,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 		build_client(b, span, txn, &t, txn->host, hlen, connect);
 	add_addr_port(span, "network.peer.address", "network.peer.port", txn->tuple.raddr,
 		      txn->tuple.rport);
-	if (txn->status > 0)
+	if (txn->status >= 100 && txn->status <= 599)
 		span_add_int(span, "http.response.status_code", txn->status);
 	code[0] = '1';
 	code[1] = '.';

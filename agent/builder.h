@@ -19,8 +19,9 @@
  * network.peer.*, status code, protocol version, user agent.  Status ERROR
  * for 4xx and up (error.type "404"...).
  *
- * Both: an exchange cut short is ERROR with error.type "no_response"
- * (TXN_F_NO_RESPONSE), "response_truncated" (TXN_F_RESP_TRUNCATED) or
+ * Both: an exchange cut short or unreadable is ERROR with error.type
+ * "no_response" (TXN_F_NO_RESPONSE), "response_truncated"
+ * (TXN_F_RESP_TRUNCATED), "malformed_response" (TXN_F_RESP_MALFORMED) or
  * "connection_refused" (TXN_F_CONN_REFUSED) and a status message, unless the
  * status code already gives an error.type.  Addresses: IPv4-mapped ones as
  * plain IPv4, IPv6 as RFC 5952 text; unknown (all-zero) ones are left out.

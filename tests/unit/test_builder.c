@@ -4,6 +4,7 @@
  * status, ids, timestamps, traceparent.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,6 +244,20 @@ static void test_methods(void **state)
 	assert_str_attr(s, "http.request.method", "_OTHER");
 	assert_str_attr(s, "http.request.method_original", "PROPFIND");
 	span_free(s);
+
+	/* Methods outside the semconv list, valid tokens on the wire: _OTHER. */
+	static const char *const others[] = { "REPORT", "M-SEARCH", "PURGE", "SEARCH",
+					      "LINK", "UNLINK", "QUERY" };
+	for (size_t i = 0; i < ARRAY_SIZE(others); i++) {
+		txn_reset(SB_ROLE_SERVER);
+		strcpy(txn->method, others[i]);
+		strcpy(txn->target, "/x");
+		s = build(b);
+		assert_string_equal(s->name, "HTTP /x");
+		assert_str_attr(s, "http.request.method", "_OTHER");
+		assert_str_attr(s, "http.request.method_original", others[i]);
+		span_free(s);
+	}
 
 	/* OPTIONS * keeps the asterisk; CONNECT host:port has no path. */
 	txn_reset(SB_ROLE_SERVER);
@@ -514,6 +529,11 @@ static void test_status(void **state)
 		{ SB_ROLE_CLIENT, 500, 0, SPAN_STATUS_ERROR, "500" },
 		{ SB_ROLE_CLIENT, 0, TXN_F_NO_RESPONSE, SPAN_STATUS_ERROR, "no_response" },
 		{ SB_ROLE_CLIENT, 0, TXN_F_CONN_REFUSED, SPAN_STATUS_ERROR, "connection_refused" },
+		/* A response that came and did not parse is never a silent success. */
+		{ SB_ROLE_SERVER, 0, TXN_F_RESP_MALFORMED | TXN_F_LOST_SYNC, SPAN_STATUS_ERROR,
+		  "malformed_response" },
+		{ SB_ROLE_CLIENT, 0, TXN_F_RESP_MALFORMED, SPAN_STATUS_ERROR,
+		  "malformed_response" },
 	};
 	struct builder *b = new_builder(false);
 
@@ -540,6 +560,34 @@ static void test_status(void **state)
 			assert_non_null(s->status_message);
 		else
 			assert_null(s->status_message);
+		span_free(s);
+	}
+	builder_free(b);
+}
+
+/*
+ * A refused connect with no request: the connect() error names it, whatever
+ * status the exchange carries (a 4xx/5xx here once passed NULL to strlen).
+ */
+static void test_connect_failure_with_status(void **state)
+{
+	static const int statuses[] = { 0, 200, 404, 503 };
+	struct builder *b = new_builder(false);
+
+	for (size_t i = 0; i < ARRAY_SIZE(statuses); i++) {
+		struct span *s;
+
+		txn_reset(SB_ROLE_CLIENT);
+		txn->method[0] = '\0';
+		txn->target[0] = '\0';
+		txn->status = statuses[i];
+		txn->flags = TXN_F_CONN_REFUSED;
+		txn->conn_errno = ETIMEDOUT;
+		s = build(b);
+		assert_string_equal(s->name, "HTTP");
+		assert_int_equal(s->status, SPAN_STATUS_ERROR);
+		assert_str_attr(s, "error.type", "timeout");
+		assert_string_equal(s->status_message, "connect() failed");
 		span_free(s);
 	}
 	builder_free(b);
@@ -865,6 +913,7 @@ int main(void)
 		cmocka_unit_test(test_client_attrs),
 		cmocka_unit_test(test_record_query),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_connect_failure_with_status),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_utf8_sanitize),
 		cmocka_unit_test(test_ids),
