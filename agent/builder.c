@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * builder.c - one http_txn into one span: name, attributes, status, ids and
+ * linkage, resource from procinfo (contract in builder.h).
+ */
 #include "builder.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * cgroup.c - container ids and Kubernetes pod uids from /proc/PID/cgroup
+ * lines (see cgroup.h).
+ */
 #include "cgroup.h"
 
 #include <errno.h>

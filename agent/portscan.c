@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * portscan.c - start-up scan of /proc/net/tcp{,6} for the processes listening
+ * on filters.ports (see portscan.h).
+ */
 #include "portscan.h"
 
 #include <dirent.h>

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * procinfo.c - one resource per traced process from /proc (executable,
+ * environ, cgroup) and the config's services rules, cached (see procinfo.h).
+ */
 #include "procinfo.h"
 
 #include <errno.h>
