@@ -33,7 +33,7 @@ fi
 PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
 	libcmocka-dev nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps
-	podman runc debootstrap)
+	podman runc debootstrap docker-compose)
 
 missing_packages() {
 	local p
