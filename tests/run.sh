@@ -10,6 +10,7 @@
 #   bash tests/run.sh -L unit         # extra arguments go to ctest
 #   SPANBPF_BUILD_DIR=b bash tests/run.sh
 #   SPANBPF_SKIP_INSTALL=1 bash tests/run.sh   # no apt/npm: use what is installed
+#   CI=true bash tests/run.sh         # also: unit tests under ASan/UBSan (build-asan)
 #
 # Works without sudo when run as root; as a user it uses sudo for apt only.
 set -euo pipefail
@@ -116,4 +117,15 @@ fi
 say "test"
 rc=0
 ctest --test-dir "$BUILD_DIR" --output-on-failure "$@" || rc=$?
+
+# CI also runs the unit tests once more with AddressSanitizer and UBSan (a second build
+# directory, every source compiled with them); the integration tests run once, above.
+if [[ ${CI:-} == true ]]; then
+	ASAN_DIR=${SPANBPF_ASAN_BUILD_DIR:-build-asan}
+	say "sanitizers: configure and build the unit tests ($ASAN_DIR, -fsanitize=address,undefined)"
+	CC=clang cmake -S . -B "$ASAN_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPANBPF_SANITIZE=ON
+	cmake --build "$ASAN_DIR" -j "$(nproc)" --target unit_tests
+	say "sanitizers: unit tests"
+	ctest --test-dir "$ASAN_DIR" --output-on-failure -L unit || rc=1
+fi
 exit "$rc"
