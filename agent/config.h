@@ -170,6 +170,15 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *na
 		     struct config_errors *errs);
 
 /*
+ * Expand ${VAR}, ${VAR:-default} and $$ in s into out[size], looking names
+ * up with getenv_fn (NULL: the process environment).  Returns true, or false
+ * with why[n] saying what is wrong (an unset variable, bad syntax, too
+ * long).  A $ before anything else is kept.
+ */
+bool config_expand(const char *s, const char *(*getenv_fn)(const char *name), char *out,
+		   size_t size, char *why, size_t n);
+
+/*
  * Parse a duration into nanoseconds: one or more number+unit terms, units
  * ns, us, ms, s, m, h, fractions allowed ("200ms", "1.5s", "1h30m").
  * Returns 0, -EINVAL when malformed (a bare number has no unit) or -ERANGE
