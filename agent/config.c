@@ -101,7 +101,8 @@ void cfg_errs_reset(struct config_errors *errs)
 		errs->count = 0;
 }
 
-static void errs_vadd(struct config_errors *errs, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void errs_vadd(struct config_errors *errs,
+							     const char *fmt, va_list ap)
 {
 	if (!errs)
 		return;
@@ -868,6 +869,7 @@ void config_defaults(struct config *cfg)
 
 		/* Lists and maps start empty. */
 		cfg_store_scalar(o, cfg, &v);
+		cfg->sources[i].env = -1;
 	}
 }
 

@@ -39,6 +39,34 @@ const struct cfg_env_override cfg_env_overrides[CFG_NENV_OVERRIDES] = {
 	{ "OTEL_RESOURCE_ATTRIBUTES", "resource.attributes", ENV_PAIRS },
 };
 
+_Static_assert(CFG_NENV_OVERRIDES <= INT8_MAX, "config_source.env holds an index");
+
+const char *config_env_name(int index)
+{
+	return index >= 0 && index < CFG_NENV_OVERRIDES ? cfg_env_overrides[index].var : NULL;
+}
+
+/*
+ * Settings are text, and what --print-config writes must load back: a value
+ * that is not UTF-8 is refused with the offset of its first bad byte.
+ */
+static bool env_utf8(const char *var, const char *env, struct config_errors *errs)
+{
+	size_t len = strlen(env), i = 0;
+
+	while (i < len) {
+		size_t k = utf8_char_len(env + i, len - i);
+
+		if (!k) {
+			cfg_errs_add(errs, "%s: not valid UTF-8 (byte 0x%02x at offset %zu)", var,
+				     (unsigned char)env[i], i);
+			return false;
+		}
+		i += k;
+	}
+	return true;
+}
+
 static const char *process_getenv(const char *name)
 {
 	return getenv(name);
@@ -246,7 +274,7 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *na
 	struct config *scratch = malloc(sizeof(*scratch));
 	bool done[CFG_NOPTIONS] = { false };
 	const char *tls_used[2] = { NULL, NULL };	/* the variables for cert_file, key_file */
-	int count = 0;
+	int count = 0, n;
 
 	cfg_errs_reset(errs);
 	if (!scratch) {
@@ -263,8 +291,21 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *na
 		if (!o || done[o - cfg_options] || !env || !*env)
 			continue;
 		done[o - cfg_options] = true;
-		count += env_apply(scratch, o, cfg_env_overrides[i].var,
-				   cfg_env_overrides[i].kind, env, errs);
+		if (!env_utf8(cfg_env_overrides[i].var, env, errs)) {
+			count++;
+			continue;
+		}
+		n = env_apply(scratch, o, cfg_env_overrides[i].var, cfg_env_overrides[i].kind,
+			      env, errs);
+		count += n;
+		if (!n) {
+			struct config_source *src = &scratch->sources[o - cfg_options];
+
+			/* A variable replaces a scalar or a list, and merges into a mapping. */
+			if (o->type != OPT_MAP)
+				src->line = 0;
+			src->env = (int8_t)i;
+		}
 		if (!strcmp(o->name, "exporter.tls.cert_file"))
 			tls_used[0] = cfg_env_overrides[i].var;
 		else if (!strcmp(o->name, "exporter.tls.key_file"))

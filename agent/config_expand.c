@@ -94,6 +94,9 @@ bool config_expand(const char *s, const char *(*getenv_fn)(const char *name), ch
 			snprintf(why, n, "environment variable %s is not set "
 					 "(write ${%s:-default} to make it optional)", var, var);
 			return false;
+		} else if (!utf8_valid(val, strlen(val))) {
+			snprintf(why, n, "environment variable %s is not valid UTF-8", var);
+			return false;
 		} else if (!put(out, size, &o, val, strlen(val))) {
 			goto too_long;
 		}

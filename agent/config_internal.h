@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "utf8.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* 0, or a build error when e is true (as in the kernel). */
@@ -153,7 +154,7 @@ struct value {
 
 
 /* Rows of the option table (checked against the table by a static assertion). */
-#define CFG_NOPTIONS 25
+#define CFG_NOPTIONS CONFIG_NOPTIONS
 extern const struct option cfg_options[CFG_NOPTIONS];
 
 enum env_kind {

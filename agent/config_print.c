@@ -20,33 +20,78 @@
 
 /* ---- printing ------------------------------------------------------------ */
 
+/* The code point of the n-byte UTF-8 character at s (n from utf8_char_len()). */
+static uint32_t code_point(const unsigned char *s, size_t n)
+{
+	static const unsigned char lead_mask[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = s[0] & lead_mask[n];
+
+	for (size_t i = 1; i < n; i++)
+		cp = cp << 6 | (s[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * Characters YAML cannot hold as they are: C0 and C1 controls (U+0085 is a
+ * line break to YAML), DEL, U+2028/U+2029 (line and paragraph separators),
+ * the BOM and the non-characters U+FFFE/U+FFFF (outside YAML's printable
+ * set).  Escaped in a double-quoted scalar.
+ */
+static bool needs_escape(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
+}
+
+/* Can s (n bytes) be written as a plain scalar that reads back as the same text? */
+static bool plain_ok(const char *s, size_t n)
+{
+	if (!n || strchr("-?:,[]{}#&*!|>'\"%@`~ ", *s) || s[n - 1] == ' ' || s[n - 1] == ':' ||
+	    strstr(s, ": ") || strstr(s, " #") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+	    !strcmp(s, "NULL"))
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char_len(s + i, n - i);
+
+		if (!k || needs_escape(code_point((const unsigned char *)s + i, k)))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
 /*
  * s as a YAML scalar that loads back to s: plain when safe, else double
- * quoted.  Values are ${VAR}-expanded on load, so dollars doubles their $;
- * keys are not.
+ * quoted with escapes (\xHH, \uHHHH) for what YAML cannot hold as it is.
+ * Values are ${VAR}-expanded on load, so dollars doubles their $; keys are
+ * not.  Settings are valid UTF-8 (the loaders see to it); a stray byte that
+ * is not would be written as \xHH, the character U+00HH.
  */
 static void print_string(const char *s, bool dollars, FILE *f)
 {
-	size_t len = strlen(s);
-	bool plain = len && !strchr("-?:,[]{}#&*!|>'\"%@`~ ", *s) && s[len - 1] != ' ' &&
-		     s[len - 1] != ':' && !strstr(s, ": ") && !strstr(s, " #") &&
-		     strcmp(s, "null") && strcmp(s, "Null") && strcmp(s, "NULL");
+	size_t n = strlen(s);
+	bool plain = plain_ok(s, n);
 
-	for (const char *p = s; *p && plain; p++)
-		plain = (unsigned char)*p >= 0x20 && *p != 0x7f;
 	if (!plain)
 		fputc('"', f);
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
+	for (size_t i = 0; i < n;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		size_t k = utf8_char_len(s + i, n - i);
+		uint32_t cp = k ? code_point(p, k) : p[0];
 
-		if (c == '$' && dollars)
+		if (!k)
+			k = 1;
+		if (cp == '$' && dollars)
 			fputs("$$", f);
-		else if (!plain && (c == '"' || c == '\\'))
-			fprintf(f, "\\%c", c);
-		else if (!plain && (c < 0x20 || c == 0x7f))
-			fprintf(f, "\\x%02x", c);
+		else if (!plain && (cp == '"' || cp == '\\'))
+			fprintf(f, "\\%c", (char)cp);
+		else if (!plain && (needs_escape(cp) || (k == 1 && cp >= 0x80)) && cp <= 0xff)
+			fprintf(f, "\\x%02x", (unsigned)cp);
+		else if (!plain && needs_escape(cp))
+			fprintf(f, "\\u%04x", (unsigned)cp);
 		else
-			fputc(c, f);
+			fwrite(p, 1, k, f);
+		i += k;
 	}
 	if (!plain)
 		fputc('"', f);
@@ -150,18 +195,75 @@ static bool is_block(const struct option *o, const struct config *cfg)
 	       cfg_ccount(o, cfg);
 }
 
-void config_print(const struct config *cfg, FILE *f)
+/*
+ * text in a YAML comment: valid UTF-8, nothing YAML reads as a line break or
+ * refuses (each such character, or stray byte, becomes '?').
+ */
+static void print_comment_text(const char *text, FILE *f)
+{
+	size_t n = strlen(text);
+
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char_len(text + i, n - i);
+
+		if (!k || needs_escape(code_point((const unsigned char *)text + i, k))) {
+			fputc('?', f);
+			i += k ? k : 1;
+		} else {
+			fwrite(text + i, 1, k, f);
+			i += k;
+		}
+	}
+}
+
+/* "  # where the value came from" for option i. */
+static void print_source(const struct config *cfg, size_t i, FILE *f)
+{
+	const struct config_source *src = &cfg->sources[i];
+	const char *var = config_env_name(src->env);
+
+	fputs("  # ", f);
+	if (!src->line && !var) {
+		fputs("default", f);
+		return;
+	}
+	if (src->line) {
+		print_comment_text(cfg->source_file, f);
+		fprintf(f, ":%u", src->line);
+	}
+	if (var)
+		fprintf(f, "%senv %s", src->line ? ", " : "", var);
+}
+
+static void print_config(const struct config *cfg, bool sources, FILE *f)
 {
 	for (size_t i = 0; i < CFG_NOPTIONS; i++) {
-		if (is_block(&cfg_options[i], cfg)) {
-			fprintf(f, "%s:\n", cfg_options[i].name);
-			print_block(&cfg_options[i], cfg, f);
-			continue;
+		const struct option *o = &cfg_options[i];
+		bool block = is_block(o, cfg);
+
+		fprintf(f, "%s:", o->name);
+		if (!block) {
+			fputc(' ', f);
+			print_value(o, cfg, f);
 		}
-		fprintf(f, "%s: ", cfg_options[i].name);
-		print_value(&cfg_options[i], cfg, f);
+		if (sources)
+			print_source(cfg, i, f);
 		fputc('\n', f);
+		if (block)
+			print_block(o, cfg, f);
 	}
+}
+
+void config_print(const struct config *cfg, FILE *f)
+{
+	print_config(cfg, false, f);
+}
+
+void config_print_sources(const struct config *cfg, FILE *f)
+{
+	fputs("# spanbpf: the effective configuration (defaults, then the file, then the OTEL_*\n"
+	      "# variables), each value's source in a comment.  Loads back as a config file.\n", f);
+	print_config(cfg, true, f);
 }
 
 void config_print_reference(FILE *f)

@@ -822,8 +822,21 @@ int config_load_string(struct config *cfg, const char *yaml, size_t len, const c
 	yaml_document_delete(&doc);
 out:
 	yaml_parser_delete(&parser);
-	if (!ld.count)
+	if (!ld.count) {
+		bool any = false;
+
+		/* Every key present was stored: its line is now where its value comes from. */
+		for (size_t i = 0; i < CFG_NOPTIONS; i++) {
+			if (!ld.seen[i])
+				continue;
+			scratch->sources[i].line = (uint32_t)ld.seen_at[i].line + 1;
+			scratch->sources[i].env = -1;
+			any = true;
+		}
+		if (any)
+			snprintf(scratch->source_file, sizeof(scratch->source_file), "%s", ld.name);
 		*cfg = *scratch;
+	}
 	free(scratch);
 	return ld.count;
 }

@@ -339,6 +339,8 @@ static void usage(FILE *f)
 		" if present,\n"
 		"                      else built-in defaults)\n"
 		"      --check-config  validate the configuration and exit (0 = valid)\n"
+		"      --print-config  print the effective configuration (file, ${VAR}, OTEL_*)\n"
+		"                      as YAML, each value's source in a comment, and exit\n"
 		"      --console       also print each finished span as one line on stdout\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
@@ -556,6 +558,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "print-config", no_argument, NULL, 'P' },
 		{ "console", no_argument, NULL, 'o' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -563,7 +566,7 @@ int main(int argc, char **argv)
 	};
 	struct agent a = { 0 };
 	const char *config_path = CONFIG_DEFAULT_PATH;
-	bool explicit_path = false, check_only = false;
+	bool explicit_path = false, check_only = false, print_only = false;
 	struct tracker_opts topts = { 0 };
 	struct builder_opts bopts = { 0 };
 	struct correlator_opts copts = { 0 };
@@ -586,6 +589,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check_only = true;
+			break;
+		case 'P':
+			print_only = true;
 			break;
 		case 'o':
 			a.console = true;
@@ -611,6 +617,10 @@ int main(int argc, char **argv)
 	a.explicit_path = explicit_path;
 	if (load_config(&a.cfg, config_path, explicit_path))
 		return 2;
+	if (print_only) {
+		config_print_sources(&a.cfg, stdout);
+		return fflush(stdout) ? 1 : 0;
+	}
 	if (check_only) {
 		printf("%s: configuration is valid\n",
 		       explicit_path || access(config_path, F_OK) == 0 ? config_path : "defaults");

@@ -2062,6 +2062,128 @@ static void test_print(void **state)
 /* ---- robustness ------------------------------------------------------------------------ */
 
 /* Every prefix and many byte mutations of valid files load or fail cleanly. */
+static char *print_sources_to_string(const struct config *cfg)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	config_print_sources(cfg, f);
+	fclose(f);
+	return out;
+}
+
+/* --print-config: each value's source in a comment, and the text loads back the same. */
+static void test_print_sources(void **state)
+{
+	struct config cfg, back;
+	char *out, *a, *b;
+
+	load_ok(&cfg, "batch:\n  timeout: 2s\nresource:\n  attributes:\n    team: core\n");
+	fake_env_set(2, "OTEL_RESOURCE_ATTRIBUTES", "env.x=1",
+		     "OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 0);
+	out = print_sources_to_string(&cfg);
+	assert_non_null(strstr(out, "\nbatch.timeout: 2s  # t.yaml:2\n"));
+	assert_non_null(strstr(out, "\nresource.attributes:  # t.yaml:4, "
+				    "env OTEL_RESOURCE_ATTRIBUTES\n  team: core\n  env.x: 1\n"));
+	assert_non_null(strstr(out, "\nexporter.endpoint: http://c:4318/v1/traces  "
+				    "# env OTEL_EXPORTER_OTLP_ENDPOINT\n"));
+	assert_non_null(strstr(out, "\nlog.level: info  # default\n"));
+	assert_null(strstr(out, "\nbatch.max_spans: 512\n"));
+	config_defaults(&back);
+	if (load(&back, out)) {
+		config_errors_print(&errs, stderr);
+		fail_msg("printed config does not load:\n%s", out);
+	}
+	a = print_to_string(&cfg);
+	b = print_to_string(&back);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	free(out);
+}
+
+/*
+ * Everything YAML reads as a line break or refuses is escaped: C0 and C1
+ * controls (U+0085 is NEL), DEL, U+2028/2029, U+FEFF, U+FFFE/FFFF.
+ */
+static void test_print_escapes(void **state)
+{
+	static const char *const values[] = {
+		"x\xc2\x85y",		/* U+0085 */
+		"p\xe2\x80\xa8q",	/* U+2028 */
+		"p\xe2\x80\xa9q",	/* U+2029 */
+		"\xc2\x81",		/* a C1 control */
+		"\xef\xbf\xbe",		/* U+FFFE */
+		"\xef\xbf\xbf",		/* U+FFFF */
+		"\xef\xbb\xbf" "bom",	/* U+FEFF */
+		"tab\there",
+		"del\x7f",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",	/* printable: stays as it is */
+	};
+	struct config cfg, back;
+	char *out, *a, *b;
+
+	config_defaults(&cfg);
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
+		snprintf(cfg.resource_attributes[i].name, CONFIG_KV_NAME_MAX, "k%zu", i);
+		snprintf(cfg.resource_attributes[i].value, CONFIG_KV_VALUE_MAX, "%s", values[i]);
+	}
+	cfg.nresource_attributes = ARRAY_SIZE(values);
+	out = print_sources_to_string(&cfg);
+	assert_non_null(strstr(out, "  k0: \"x\\x85y\"\n"));
+	assert_non_null(strstr(out, "  k1: \"p\\u2028q\"\n"));
+	assert_non_null(strstr(out, "  k2: \"p\\u2029q\"\n"));
+	assert_non_null(strstr(out, "  k3: \"\\x81\"\n"));
+	assert_non_null(strstr(out, "  k4: \"\\ufffe\"\n"));
+	assert_non_null(strstr(out, "  k5: \"\\uffff\"\n"));
+	assert_non_null(strstr(out, "  k6: \"\\ufeffbom\"\n"));
+	assert_non_null(strstr(out, "  k7: \"tab\\x09here\"\n"));
+	assert_non_null(strstr(out, "  k8: \"del\\x7f\"\n"));
+	assert_non_null(strstr(out, "  k9: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n"));
+	config_defaults(&back);
+	if (load(&back, out)) {
+		config_errors_print(&errs, stderr);
+		fail_msg("printed config does not load:\n%s", out);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++)
+		assert_string_equal(back.resource_attributes[i].value, values[i]);
+	a = print_to_string(&cfg);
+	b = print_to_string(&back);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	free(out);
+}
+
+/* Environment values are text: not UTF-8 is refused, naming the variable. */
+static void test_env_utf8(void **state)
+{
+	struct config cfg;
+	char out[64], why[256];
+
+	config_defaults(&cfg);
+	fake_env_set(1, "OTEL_RESOURCE_ATTRIBUTES", "a=caf\xe9");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 1);
+	assert_string_equal(errs.msg[0], "OTEL_RESOURCE_ATTRIBUTES: not valid UTF-8 "
+					 "(byte 0xe9 at offset 5)");
+	fake_env_set(1, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://h\xc0\xaf/");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 1);
+	/* ${VAR} expansion, with its getenv injected. */
+	fake_env_set(2, "GOOD", "caf\xc3\xa9", "BAD", "\xff");
+	assert_true(config_expand("x${GOOD}y$$", fake_getenv, out, sizeof(out), why,
+				  sizeof(why)));
+	assert_string_equal(out, "xcaf\xc3\xa9y$");
+	assert_false(config_expand("${BAD}", fake_getenv, out, sizeof(out), why, sizeof(why)));
+	assert_string_equal(why, "environment variable BAD is not valid UTF-8");
+	assert_true(config_expand("${UNSET:-d}", fake_getenv, out, sizeof(out), why,
+				  sizeof(why)));
+	assert_string_equal(out, "d");
+	assert_false(config_expand("${UNSET}", fake_getenv, out, sizeof(out), why, sizeof(why)));
+}
+
 static void test_garbage(void **state)
 {
 	static const char *const files[] = { SHIPPED_CONFIG, TEST_DATA_DIR "/config_valid.yaml",
@@ -2129,6 +2251,9 @@ int main(void)
 		cmocka_unit_test(test_env_timeout_and_tls),
 		cmocka_unit_test(test_env_pairs),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_print_sources),
+		cmocka_unit_test(test_print_escapes),
+		cmocka_unit_test(test_env_utf8),
 		cmocka_unit_test(test_process_selected),
 		cmocka_unit_test(test_service_name),
 		cmocka_unit_test(test_shipped_config),

@@ -181,7 +181,8 @@ static void check_framing(const struct sample *s, enum http_body b, uint64_t ble
 		size_t used = 0;
 
 		http_chunked_init(&ch);
-		if (http_chunked_feed(&ch, rest, nrest, &used) != HTTP_CHUNKED_DONE || used != nrest)
+		if (http_chunked_feed(&ch, rest, nrest, &used) != HTTP_CHUNKED_DONE ||
+		    used != nrest)
 			BAD("%s: the chunked body does not end at the sample's end", s->name);
 	}
 }
