@@ -32,7 +32,6 @@ struct rng {
 
 struct builder {
 	bool record_query;
-	char *scope_version;
 	uint64_t mono_to_unix_ns;
 	struct procinfo *pi;
 	struct rng rng;
@@ -1005,7 +1004,6 @@ struct builder *builder_new(const struct builder_opts *o)
 	if (!b)
 		return NULL;
 	b->record_query = o->record_query;
-	b->scope_version = strdup(o->scope_version ? o->scope_version : SPANBPF_VERSION);
 	b->mono_to_unix_ns = o->mono_to_unix_ns ? o->mono_to_unix_ns : measure_mono_to_unix();
 	po.proc_root = o->proc_root;
 	po.host_name = o->host_name;
@@ -1013,7 +1011,7 @@ struct builder *builder_new(const struct builder_opts *o)
 	po.cfg = o->cfg;
 	po.node_name = o->node_name;
 	b->pi = procinfo_new(&po);
-	if (!b->scope_version || !b->pi) {
+	if (!b->pi) {
 		builder_free(b);
 		return NULL;
 	}
@@ -1026,7 +1024,6 @@ void builder_free(struct builder *b)
 	if (!b)
 		return;
 	procinfo_free(b->pi);
-	free(b->scope_version);
 	free(b);
 }
 
@@ -1055,11 +1052,6 @@ void builder_get_stats(const struct builder *b, struct builder_stats *st)
 	st->built = atomic_load_explicit(&b->built, memory_order_relaxed);
 	st->skipped = atomic_load_explicit(&b->skipped, memory_order_relaxed);
 	st->bad_traceparent = atomic_load_explicit(&b->bad_traceparent, memory_order_relaxed);
-}
-
-const char *builder_scope_version(const struct builder *b)
-{
-	return b->scope_version;
 }
 
 uint64_t builder_mono_to_unix_ns(const struct builder *b)

@@ -56,7 +56,6 @@ struct builder_opts {
 	bool record_query;		/* url.query, and the query in url.full */
 	const char *host_name;		/* host.name; NULL = gethostname() */
 	const char *proc_root;		/* NULL = "/proc" */
-	const char *scope_version;	/* NULL = SPANBPF_VERSION; see builder_scope_version() */
 	uint64_t mono_to_unix_ns;	/* 0 = measured once by builder_new() */
 	int proc_revalidate_ms;		/* procinfo_opts.revalidate_ms */
 	/*
@@ -122,7 +121,6 @@ void builder_proc_exit(struct builder *b, uint32_t tgid);
 void builder_reset_resources(struct builder *b);
 
 void builder_get_stats(const struct builder *b, struct builder_stats *st);
-const char *builder_scope_version(const struct builder *b);
 /* Nanoseconds to add to a CLOCK_MONOTONIC time to get Unix time. */
 uint64_t builder_mono_to_unix_ns(const struct builder *b);
 

@@ -873,12 +873,25 @@ void config_defaults(struct config *cfg)
 	}
 }
 
+uint64_t config_default_num(const char *name)
+{
+	const struct option *o = cfg_find_option(name);
+
+	if (!o || o->type == OPT_URL || o->type == OPT_STRING || o->type == OPT_DOUBLE ||
+	    o->type == OPT_PORTS || o->type == OPT_GLOBS || o->type == OPT_MAP ||
+	    o->type == OPT_SERVICES)
+		return 0;
+	return o->def;
+}
+
 bool cfg_same_name(const struct option *o, const char *a, const char *b)
 {
 	return o->fold_case ? !strcasecmp(a, b) : !strcmp(a, b);
 }
 
 _Static_assert(ARRAY_SIZE(cfg_options) == CFG_NOPTIONS, "CFG_NOPTIONS is the table's size");
+/* filters.ports and exclude_ports go into kernel maps of SB_MAX_PORTS entries (bpf/maps.h). */
+_Static_assert(SPANBPF_BPF_MAX_PORTS == CONFIG_MAX_PORTS, "CONFIG_MAX_PORTS is SB_MAX_PORTS");
 
 /* ---- questions the agent asks ---------------------------------------------- */
 

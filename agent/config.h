@@ -148,6 +148,13 @@ struct config_errors {
 void config_defaults(struct config *cfg);
 
 /*
+ * The built-in default of a number, duration (ns), bool or enum setting, by
+ * its dotted name ("batch.timeout"): for modules with their own options
+ * struct whose zero means "the default".  0 for any other name.
+ */
+uint64_t config_default_num(const char *name);
+
+/*
  * Read a YAML file over cfg (which holds defaults or an earlier config):
  * only the keys present change.  Returns 0 when valid; otherwise the number
  * of problems, each described in errs (all of them, not just the first), and

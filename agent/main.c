@@ -653,7 +653,6 @@ int main(int argc, char **argv)
 	bopts.record_query = a.cfg.record_query;
 	bopts.host_name = host;
 	bopts.proc_root = "/proc";
-	bopts.scope_version = SPANBPF_VERSION;
 	bopts.cfg = &a.cfg;
 	bopts.node_name = getenv("K8S_NODE_NAME");
 	a.builder = builder_new(&bopts);

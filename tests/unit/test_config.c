@@ -2074,6 +2074,25 @@ static char *print_sources_to_string(const struct config *cfg)
 	return out;
 }
 
+/* Modules whose zero option means "the default" read it from the table. */
+static void test_default_num(void **state)
+{
+	struct config def;
+
+	config_defaults(&def);
+	assert_int_equal(config_default_num("batch.timeout"), def.batch_timeout_ns);
+	assert_int_equal(config_default_num("batch.max_spans"), def.batch_max_spans);
+	assert_int_equal(config_default_num("queue.max_spans"), def.queue_max_spans);
+	assert_int_equal(config_default_num("exporter.timeout"), def.exporter_timeout_ns);
+	assert_int_equal(config_default_num("retry.initial_interval"),
+			 def.retry_initial_interval_ns);
+	assert_int_equal(config_default_num("retry.max_interval"), def.retry_max_interval_ns);
+	assert_int_equal(config_default_num("retry.max_elapsed_time"),
+			 def.retry_max_elapsed_time_ns);
+	assert_int_equal(config_default_num("exporter.endpoint"), 0);
+	assert_int_equal(config_default_num("no.such.key"), 0);
+}
+
 /* --print-config: each value's source in a comment, and the text loads back the same. */
 static void test_print_sources(void **state)
 {
@@ -2251,6 +2270,7 @@ int main(void)
 		cmocka_unit_test(test_env_timeout_and_tls),
 		cmocka_unit_test(test_env_pairs),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_default_num),
 		cmocka_unit_test(test_print_sources),
 		cmocka_unit_test(test_print_escapes),
 		cmocka_unit_test(test_env_utf8),
