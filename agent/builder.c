@@ -37,7 +37,6 @@ struct builder {
 	struct rng rng;
 	_Atomic uint64_t built;
 	_Atomic uint64_t skipped;
-	_Atomic uint64_t bad_traceparent;
 	char text[URL_MAX + 1];		/* a string being composed */
 	char clean[3 * URL_MAX + 1];	/* the same made valid UTF-8 */
 };
@@ -126,60 +125,6 @@ void builder_new_context(struct builder *b, const struct span_context *parent,
 	}
 	random_id(b, out->span_id, sizeof(out->span_id));
 	out->valid = true;
-}
-
-/* ---- traceparent ---------------------------------------------------------- */
-
-/* Decode 2*n lowercase hex digits into n bytes; -1 on any other character. */
-static int hex_decode_lower(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
-}
-
-int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags)
-{
-	uint8_t ver, tid[16], sid[8], fl;
-	size_t n;
-
-	if (!s)
-		return -1;
-	n = strlen(s);
-	if (n < 55)
-		return -1;
-	if (hex_decode_lower(s, &ver, 1) || s[2] != '-' || hex_decode_lower(s + 3, tid, 16) ||
-	    s[35] != '-' || hex_decode_lower(s + 36, sid, 8) || s[52] != '-' ||
-	    hex_decode_lower(s + 53, &fl, 1))
-		return -1;
-	if (ver == 0xff)
-		return -1;
-	if (ver == 0 && n != 55)
-		return -1;
-	if (ver > 0) {
-		if (n > 55 && s[55] != '-')
-			return -1;
-		fl &= 0x01; /* later versions: only the sampled flag is understood */
-	}
-	if (all_zero(tid, sizeof(tid)) || all_zero(sid, sizeof(sid)))
-		return -1;
-	memcpy(trace_id, tid, sizeof(tid));
-	memcpy(span_id, sid, sizeof(sid));
-	*flags = fl;
-	return 0;
 }
 
 /* ---- request target ------------------------------------------------------- */
@@ -772,45 +717,15 @@ static void build_client(struct builder *b, struct span *span, const struct http
 			      txn->tuple.rport);
 }
 
-/* Trim blanks around a header value into out (TXN_TRACEPARENT_MAX bytes). */
-static void trim_header(const char *v, size_t n, char *out)
-{
-	while (n && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	memcpy(out, v, n);
-	out[n] = '\0';
-}
-
 /* Trace ids and parent of span, in the order builder_build_ex() documents. */
 static void link_span(struct builder *b, struct span *span, const struct http_txn *txn,
 		      const struct span_context *parent, struct span_context *self)
 {
-	struct span_context in = { 0 }, own;
-	const struct span_context *up = NULL;
-	size_t n = strnlen(txn->traceparent, TXN_TRACEPARENT_MAX - 1);
+	const struct span_context *up = parent && parent->valid ? parent : NULL;
+	struct span_context own;
 
-	if (txn->role == SB_ROLE_SERVER && n) {
-		char tp[TXN_TRACEPARENT_MAX];
-
-		trim_header(txn->traceparent, n, tp);
-		if (traceparent_parse(tp, in.trace_id, in.span_id, &in.trace_flags) == 0)
-			in.valid = true;
-		else
-			atomic_fetch_add_explicit(&b->bad_traceparent, 1, memory_order_relaxed);
-	}
-	if (parent && parent->valid)
-		up = parent;
-	else if (in.valid)
-		up = &in;
 	if (self && self->valid) {
 		own = *self;
-		/* Ids made earlier: the header counts only if it names their trace. */
-		if (up == &in && memcmp(in.trace_id, own.trace_id, sizeof(own.trace_id)) != 0)
-			up = NULL;
 		own.trace_flags |= 0x01;
 	} else {
 		builder_new_context(b, up, &own);
@@ -1051,7 +966,6 @@ void builder_get_stats(const struct builder *b, struct builder_stats *st)
 {
 	st->built = atomic_load_explicit(&b->built, memory_order_relaxed);
 	st->skipped = atomic_load_explicit(&b->skipped, memory_order_relaxed);
-	st->bad_traceparent = atomic_load_explicit(&b->bad_traceparent, memory_order_relaxed);
 }
 
 uint64_t builder_mono_to_unix_ns(const struct builder *b)

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "span.h"
+#include "traceparent.h"	/* for the correlator, which includes this header */
 #include "txn.h"
 #include "utf8.h"
 
@@ -78,7 +79,6 @@ struct span_context {
 struct builder_stats {
 	uint64_t built;			/* spans returned */
 	uint64_t skipped;		/* transactions that gave no span (bad input, ENOMEM) */
-	uint64_t bad_traceparent;	/* inbound traceparent headers ignored as malformed */
 };
 
 struct builder;
@@ -91,14 +91,13 @@ void builder_free(struct builder *b);
 struct span *builder_build(struct builder *b, const struct http_txn *txn);
 
 /*
- * builder_build() with trace linkage decided by the caller (the correlator).
- * Parent, first match wins: parent when valid; for a SERVER span, a valid
- * inbound traceparent header; else none (a new trace).  self may be NULL;
- * when self->valid on entry the span takes its ids (made earlier by
- * builder_new_context(), e.g. when the request was seen) and an inbound
- * traceparent is used only if it names the same trace; on return self
+ * builder_build() with trace linkage decided by the caller (the correlator,
+ * which alone reads traceparent headers): the span is a child of parent
+ * when it is valid, else the root of a new trace.  self may be NULL; when
+ * self->valid on entry the span takes its ids (made earlier by
+ * builder_new_context(), e.g. when the request was seen); on return self
  * holds the span's ids.  The agent records every exchange, so spans always
- * carry the sampled flag (0x01); other inbound flag bits are kept.
+ * carry the sampled flag (0x01); other flag bits of the parent are kept.
  */
 struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 			      const struct span_context *parent, struct span_context *self);
@@ -123,15 +122,6 @@ void builder_reset_resources(struct builder *b);
 void builder_get_stats(const struct builder *b, struct builder_stats *st);
 /* Nanoseconds to add to a CLOCK_MONOTONIC time to get Unix time. */
 uint64_t builder_mono_to_unix_ns(const struct builder *b);
-
-/*
- * Parse a W3C traceparent header value (no surrounding blanks).  Version 00:
- * exactly "00-<32 hex>-<16 hex>-<2 hex>", lowercase hex.  Higher versions
- * (not ff): the same four fields, then the end or a '-'; only the sampled
- * flag is taken from them.  All-zero trace or parent ids are invalid.
- * Returns 0 with the outputs set, or -1 (outputs untouched).
- */
-int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags);
 
 /*
  * The low-cardinality target of a span name for a request target, written

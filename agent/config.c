@@ -7,6 +7,7 @@
  * OTEL_* overrides config_env.c, the printers config_print.c.
  */
 #include "config_internal.h"
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -445,12 +446,6 @@ static bool check_listen(const char *s, char *why, size_t n)
 	return true;
 }
 
-/* RFC 9110 token characters. */
-static bool is_tchar(unsigned char c)
-{
-	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* Headers the exporter writes itself. */
 static const char *const reserved_headers[] = {
 	"content-type", "content-encoding", "content-length", "transfer-encoding",
@@ -465,7 +460,7 @@ static bool check_header_name(const char *s, char *why, size_t n)
 		return false;
 	}
 	for (const char *p = s; *p; p++)
-		if (!is_tchar((unsigned char)*p)) {
+		if (!http_is_tchar((unsigned char)*p)) {
 			snprintf(why, n, "%s is not a valid header name (use letters, digits and "
 					 "!#$%%&'*+-.^_`|~)", cfg_quote(s, q, sizeof(q)));
 			return false;

@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <string.h>
 
-/* RFC 9110 §5.6.2: tchar. */
-static bool is_tchar(unsigned char c)
+#include "hex.h"
+
+bool http_is_tchar(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
 		return true;
@@ -148,7 +149,7 @@ int http_request_prefix(const char *buf, size_t len)
 	i = start;
 	if (i == len || partial)
 		return HTTP_PREFIX_MAYBE;
-	while (i < len && is_tchar((unsigned char)buf[i]) && i - start < TXN_METHOD_MAX)
+	while (i < len && http_is_tchar((unsigned char)buf[i]) && i - start < TXN_METHOD_MAX)
 		i++;
 	if (i - start >= TXN_METHOD_MAX)
 		return HTTP_PREFIX_NO;
@@ -379,7 +380,7 @@ static bool parse_fields(const char *buf, size_t len, bool crlf, enum fold_rule 
 			continue;
 		}
 		first = false;
-		for (k = 0; k < n && is_tchar((unsigned char)line[k]); k++)
+		for (k = 0; k < n && http_is_tchar((unsigned char)line[k]); k++)
 			;
 		if (k == 0 || k == n || line[k] != ':')
 			return false;
@@ -485,7 +486,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 	/* method SP request-target SP HTTP-version */
 	i = start;
-	while (i < eol && is_tchar((unsigned char)buf[i]))
+	while (i < eol && http_is_tchar((unsigned char)buf[i]))
 		i++;
 	if (i == start || i - start >= TXN_METHOD_MAX || i == eol || buf[i] != ' ')
 		return HTTP_ERROR;
@@ -638,16 +639,6 @@ bool http_chunked_done(const struct http_chunked *c)
 	return c->state == CH_DONE;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The size line has ended: go to data or to the trailer section. */
 static void chunk_size_done(struct http_chunked *c)
 {
@@ -665,7 +656,7 @@ int http_chunked_feed(struct http_chunked *c, const char *buf, size_t len, size_
 
 		switch (c->state) {
 		case CH_SIZE:
-			h = hexval(ch);
+			h = hex_value(ch);
 			if (h < 0)
 				goto error;
 			c->remaining = (uint64_t)h;
@@ -703,7 +694,7 @@ int http_chunked_feed(struct http_chunked *c, const char *buf, size_t len, size_
 		}
 		switch (c->state) {
 		case CH_SIZE_MORE:
-			h = hexval(ch);
+			h = hex_value(ch);
 			if (h >= 0) {
 				/* Leading zeros are free (the line length bounds them). */
 				if (c->remaining && c->ndigits >= CHUNK_DIGITS_MAX)

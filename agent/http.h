@@ -14,6 +14,9 @@
 
 #include "txn.h"
 
+/* RFC 9110 §5.6.2 tchar: a byte of a token (methods, field names, header names in the config). */
+bool http_is_tchar(unsigned char c);
+
 /* Longest head (start line, fields, blank line) accepted, in bytes. */
 #define HTTP_HEAD_MAX 16384
 

@@ -7,8 +7,8 @@
  */
 #include <string.h>
 
-#include "builder.h"
 #include "fuzz.h"
+#include "traceparent.h"
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
