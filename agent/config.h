@@ -174,7 +174,7 @@ int config_load_string(struct config *cfg, const char *yaml, size_t len, const c
  *    that "/v1/traces" is appended to;
  *  ..._COMPRESSION: gzip or none;
  *  ..._TIMEOUT: integer milliseconds (exporter.timeout);
- *  ..._HEADERS: "k1=v1,k2=v2" (W3C baggage-like, names and values
+ *  ..._HEADERS: "k1=v1,k2=v2" (baggage.h: names and values
  *    percent-decoded, spaces around them trimmed), merged over
  *    exporter.headers: a variable's header replaces the file's of the same
  *    name (any case), "name=" removes it (an empty value);

@@ -4,6 +4,7 @@
  * config.h).
  */
 #include "config_internal.h"
+#include "baggage.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -72,113 +73,61 @@ static const char *process_getenv(const char *name)
 	return getenv(name);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /*
- * s[0..len) with spaces and tabs around it trimmed and %XX decoded into out
- * (size bytes).  Returns 0, -EINVAL for a bad or NUL escape, -E2BIG when it
- * does not fit.
- */
-static int percent_decode(const char *s, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-
-	while (len && (*s == ' ' || *s == '\t'))
-		s++, len--;
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
-
-			if (hi < 0 || lo < 0 || (!hi && !lo))
-				return -EINVAL;
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (o + 1 >= size)
-			return -E2BIG;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/*
- * Merge "k1=v1,k2=v2" from variable var over o's mapping in cfg: a name
- * already there gets the new value.  Returns the number of problems.
+ * Merge "k1=v1,k2=v2" (baggage.h) from variable var over o's mapping in cfg:
+ * a name already there gets the new value.  Returns the number of problems.
  */
 static int env_pairs(struct config *cfg, const struct option *o, const char *var,
 		     const char *env, struct config_errors *errs)
 {
 	struct config_kv *kv = cfg_field(o, cfg);
 	size_t *count = cfg_count_field(o, cfg);
-	int problems = 0;
+	/* One byte more than a setting holds: cfg_string_ok() then says "longer than". */
+	char name[CONFIG_KV_NAME_MAX + 1], value[CONFIG_KV_VALUE_MAX + 1];
+	struct baggage_iter it;
+	int problems = 0, r;
 
-	for (const char *p = env; *p;) {
-		size_t len = strcspn(p, ","), nlen;
-		const char *eq = memchr(p, '=', len);
-		char name[CONFIG_KV_NAME_MAX + 1], value[CONFIG_KV_VALUE_MAX + 1];
+	baggage_init(&it, env, strlen(env));
+	while ((r = baggage_next(&it, name, sizeof(name), value, sizeof(value))) != BAGGAGE_END) {
 		char why[CONFIG_ERROR_LEN], q[QUOTE_BUF], member[QUOTE_MAX + 2];
-		size_t i;
-		int err;
+		size_t i, len = it.member_len;
 
 		/* Cut one byte past what cfg_quote() shows, so that it marks the cut. */
 		snprintf(member, sizeof(member), "%.*s",
-			 (int)(len < QUOTE_MAX + 1 ? len : QUOTE_MAX + 1), p);
-		if (strspn(p, " \t") >= len) {
-			/* An empty member, as in "a=1,,b=2" or a trailing comma. */
-		} else if (!eq) {
+			 (int)(len < QUOTE_MAX + 1 ? len : QUOTE_MAX + 1), it.member);
+		if (r == BAGGAGE_EMPTY_KEY)
+			name[0] = '\0';	/* the name check says what is wrong */
+		if (r == BAGGAGE_NO_EQUALS) {
 			cfg_errs_add(errs, "%s: %s is not NAME=VALUE", var,
 				     cfg_quote(member, q, sizeof(q)));
-			problems++;
-		} else if ((err = percent_decode(p, (size_t)(eq - p), name, sizeof(name))) ||
-			   (err = percent_decode(eq + 1, len - (size_t)(eq + 1 - p), value,
-						 sizeof(value)))) {
-			if (err == -EINVAL)
-				cfg_errs_add(errs, "%s: bad percent-encoding in %s", var,
-					     cfg_quote(member, q, sizeof(q)));
-			else
-				cfg_errs_add(errs, "%s: %s is too long (names up to %d bytes, "
-					       "values up to %d)", var,
-					 cfg_quote(member, q, sizeof(q)), CONFIG_KV_NAME_MAX - 1,
-					 CONFIG_KV_VALUE_MAX - 1);
-			problems++;
+		} else if (r == BAGGAGE_BAD_ESCAPE) {
+			cfg_errs_add(errs, "%s: bad percent-encoding in %s", var,
+				     cfg_quote(member, q, sizeof(q)));
+		} else if (r == BAGGAGE_TOO_LONG) {
+			cfg_errs_add(errs, "%s: %s is too long (names up to %d bytes, values up to %d)",
+				     var, cfg_quote(member, q, sizeof(q)), CONFIG_KV_NAME_MAX - 1,
+				     CONFIG_KV_VALUE_MAX - 1);
 		} else if (!cfg_string_ok(name, CONFIG_KV_NAME_MAX, o->check_name, why,
 					  sizeof(why))) {
 			cfg_errs_add(errs, "%s: %s", var, why);
-			problems++;
 		} else if (!cfg_string_ok(value, CONFIG_KV_VALUE_MAX, o->check, why, sizeof(why))) {
 			cfg_errs_add(errs, "%s: %s: %s", var, name, why);
-			problems++;
 		} else {
 			for (i = 0; i < *count && !cfg_same_name(o, kv[i].name, name); i++)
 				;
-			nlen = strlen(name);
 			if (i == o->size) {
 				cfg_errs_add(errs, "%s: more than %zu %ss with %s", var, o->size,
 					     o->noun, o->name);
-				problems++;
 			} else {
 				if (i == *count) {
-					memcpy(kv[i].name, name, nlen + 1);
+					memcpy(kv[i].name, name, strlen(name) + 1);
 					(*count)++;
 				}
 				memcpy(kv[i].value, value, strlen(value) + 1);
+				continue;
 			}
 		}
-		p += len;
-		if (*p == ',')
-			p++;
+		problems++;
 	}
 	return problems;
 }

@@ -2190,6 +2190,10 @@ static void test_env_utf8(void **state)
 					 "(byte 0xe9 at offset 5)");
 	fake_env_set(1, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://h\xc0\xaf/");
 	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 1);
+	/* Percent-decoded bytes that are not UTF-8 become U+FFFD (W3C Baggage), as in procinfo. */
+	fake_env_set(1, "OTEL_RESOURCE_ATTRIBUTES", "a=%C3%28");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 0);
+	assert_string_equal(cfg.resource_attributes[0].value, "\xef\xbf\xbd(");
 	/* ${VAR} expansion, with its getenv injected. */
 	fake_env_set(2, "GOOD", "caf\xc3\xa9", "BAD", "\xff");
 	assert_true(config_expand("x${GOOD}y$$", fake_getenv, out, sizeof(out), why,
