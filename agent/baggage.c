@@ -22,20 +22,6 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Bytes s[0..n) takes once made UTF-8 (each bad byte becomes the 3 bytes of U+FFFD). */
-static size_t repaired_len(const char *s, size_t n)
-{
-	size_t need = 0;
-
-	for (size_t i = 0; i < n;) {
-		size_t k = utf8_char_len(s + i, n - i);
-
-		need += k ? k : 3;
-		i += k ? k : 1;
-	}
-	return need;
-}
-
 /*
  * [s, e) trimmed and percent-decoded into out[cap] as UTF-8.  Returns
  * BAGGAGE_MEMBER, BAGGAGE_BAD_ESCAPE or BAGGAGE_TOO_LONG.
@@ -68,7 +54,7 @@ static int decode(const char *s, const char *e, char *out, size_t cap)
 			dec[m++] = *s;
 		}
 	}
-	if (r == BAGGAGE_MEMBER && repaired_len(dec, m) >= cap)
+	if (r == BAGGAGE_MEMBER && utf8_repaired_len(dec, m, NULL) >= cap)
 		r = BAGGAGE_TOO_LONG;
 	if (r == BAGGAGE_MEMBER)
 		utf8_sanitize(out, cap, dec, m);

@@ -4,7 +4,8 @@
  * UTF-8 repair (agent/utf8.c).  Checks: templates fit their buffer and are
  * idempotent on their own output for origin-form targets; repair always
  * gives valid UTF-8, leaves valid text as it is, never cuts a character, and
- * agrees with utf8_valid() and utf8_char_len().
+ * agrees with utf8_valid(), utf8_char_len(), utf8_repaired_len() and the
+ * unbounded utf8_repair_copy() the OTLP encoder uses.
  */
 #include <string.h>
 
@@ -50,6 +51,16 @@ static void check_utf8(const char *s, size_t n, size_t dstlen)
 	CHECK(utf8_valid(s, n) == valid);
 	full = utf8_sanitize(dst, 3 * n + 1, s, n);
 	CHECK(utf8_valid(dst, full) && dst[full] == '\0');
+	{
+		char *copy = malloc(3 * n + 1);
+		bool bad;
+
+		if (!copy)
+			abort();
+		CHECK(utf8_repaired_len(s, n, &bad) == full && bad == !valid);
+		CHECK(utf8_repair_copy(copy, s, n) == copy + full && memcmp(copy, dst, full) == 0);
+		free(copy);
+	}
 	if (valid)
 		CHECK(full == n && memcmp(dst, s, n) == 0);
 	else

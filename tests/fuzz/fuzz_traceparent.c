@@ -5,6 +5,7 @@
  * refused, and the version-00 text of what was accepted parses back to the
  * same ids and sampled flag.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "fuzz.h"
