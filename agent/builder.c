@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "procinfo.h"
 
@@ -129,26 +130,6 @@ void builder_new_context(struct builder *b, const struct span_context *parent,
 
 /* ---- request target ------------------------------------------------------- */
 
-enum target_form {
-	TF_NONE,	/* empty */
-	TF_ORIGIN,	/* "/path?query" */
-	TF_ABSOLUTE,	/* "http://host/path?query" (requests to a proxy) */
-	TF_ASTERISK,	/* "*" (OPTIONS *) */
-	TF_OTHER,	/* anything else, e.g. authority-form "host:443" of CONNECT */
-};
-
-struct target {
-	enum target_form form;
-	const char *scheme;	/* TF_ABSOLUTE */
-	size_t scheme_len;
-	const char *authority;	/* TF_ABSOLUTE, userinfo left out; TF_OTHER: the whole target */
-	size_t authority_len;
-	const char *path;	/* without query and fragment; "/" for "http://host" */
-	size_t path_len;
-	const char *query;	/* after '?', without fragment; NULL when there is no '?' */
-	size_t query_len;
-};
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -161,7 +142,7 @@ static bool is_alpha(char c)
 
 static bool is_hex(char c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return hex_value((unsigned char)c) >= 0;
 }
 
 /* Length of a "scheme" followed by "://" at the start of s, else 0. */
@@ -179,7 +160,7 @@ static size_t scheme_prefix(const char *s, size_t n)
 	return 0;
 }
 
-static void target_split(const char *s, size_t n, struct target *t)
+void http_target_split(const char *s, size_t n, struct http_target *t)
 {
 	const char *end = s + n, *p;
 	size_t sl;
@@ -359,7 +340,7 @@ static size_t path_template(const char *path, size_t n, char *out)
  * target (query and fragment never included), "*" for "OPTIONS *", none for
  * anything else.
  */
-static size_t target_template(const struct target *t, char *out)
+static size_t target_template(const struct http_target *t, char *out)
 {
 	switch (t->form) {
 	case TF_ORIGIN:
@@ -377,10 +358,10 @@ static size_t target_template(const struct target *t, char *out)
 size_t http_target_template(const char *target, char *out, size_t outlen)
 {
 	char buf[BUILDER_TEMPLATE_MAX + 8];
-	struct target t;
+	struct http_target t;
 	size_t n;
 
-	target_split(target, strlen(target), &t);
+	http_target_split(target, strlen(target), &t);
 	n = target_template(&t, buf);
 	if (!outlen)
 		return 0;
@@ -483,12 +464,7 @@ static void add_addr_port(struct span *span, const char *akey, const char *pkey,
 		span_add_int(span, pkey, port);
 }
 
-/*
- * Split an authority ("host", "host:port", "[v6]", "[v6]:port").  *port is
- * -1 when absent or empty, -2 when not a number in 1..65535.  Returns false
- * when no host can be found (empty, unclosed '[').
- */
-static bool authority_split(const char *s, size_t n, const char **host, size_t *hlen, int *port)
+bool http_authority_split(const char *s, size_t n, const char **host, size_t *hlen, int *port)
 {
 	const char *rest;
 	size_t rlen;
@@ -545,7 +521,7 @@ static bool add_server_from_authority(struct builder *b, struct span *span, cons
 	size_t hlen;
 	int port;
 
-	if (!authority_split(a, n, &host, &hlen, &port))
+	if (!http_authority_split(a, n, &host, &hlen, &port))
 		return false;
 	add_text(b, span, "server.address", host, hlen);
 	if (port == -1)
@@ -602,7 +578,7 @@ static const char *txn_error(const struct http_txn *txn, bool server, char *code
 }
 
 /* The URL scheme of a target, lowercase, into out (17 bytes): "http" unless absolute-form. */
-static size_t target_scheme(const struct target *t, char *out)
+static size_t target_scheme(const struct http_target *t, char *out)
 {
 	size_t n = 4;
 
@@ -620,8 +596,8 @@ static size_t target_scheme(const struct target *t, char *out)
 }
 
 /* Compose url.full into b->text: scheme://authority path [?query]; 0 when there is none. */
-static size_t compose_url(struct builder *b, const struct http_txn *txn, const struct target *t,
-			  const char *hosthdr, size_t hostlen)
+static size_t compose_url(struct builder *b, const struct http_txn *txn,
+			  const struct http_target *t, const char *hosthdr, size_t hostlen)
 {
 	const char *auth = hosthdr;
 	size_t alen = hostlen, o;
@@ -672,7 +648,8 @@ static size_t compose_url(struct builder *b, const struct http_txn *txn, const s
 }
 
 static void build_server(struct builder *b, struct span *span, const struct http_txn *txn,
-			 const struct target *t, const char *host, size_t hostlen, bool connect)
+			 const struct http_target *t, const char *host, size_t hostlen,
+			 bool connect)
 {
 	bool have_server = false;
 	char scheme[17];
@@ -697,7 +674,8 @@ static void build_server(struct builder *b, struct span *span, const struct http
 }
 
 static void build_client(struct builder *b, struct span *span, const struct http_txn *txn,
-			 const struct target *t, const char *host, size_t hostlen, bool connect)
+			 const struct http_target *t, const char *host, size_t hostlen,
+			 bool connect)
 {
 	size_t n = compose_url(b, txn, t, host, hostlen);
 	bool have_server = false;
@@ -788,7 +766,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 	size_t ulen = strnlen(txn->user_agent, TXN_UA_MAX - 1);
 	char method[TXN_METHOD_MAX], code[8], tmpl[BUILDER_TEMPLATE_MAX + 8];
 	const char *known, *etype, *msg;
-	struct target t;
+	struct http_target t;
 	struct span *span;
 	size_t arena, tmpl_len;
 	bool connect;
@@ -819,7 +797,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 			    b->mono_to_unix_ns;
 	link_span(b, span, txn, parent, self);
 
-	target_split(txn->target, tlen, &t);
+	http_target_split(txn->target, tlen, &t);
 	known = method_known(method);
 
 	/*

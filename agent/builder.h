@@ -123,6 +123,42 @@ void builder_get_stats(const struct builder *b, struct builder_stats *st);
 /* Nanoseconds to add to a CLOCK_MONOTONIC time to get Unix time. */
 uint64_t builder_mono_to_unix_ns(const struct builder *b);
 
+/* The forms of a request target (RFC 9112 §3.2). */
+enum target_form {
+	TF_NONE,	/* empty */
+	TF_ORIGIN,	/* "/path?query" */
+	TF_ABSOLUTE,	/* "http://host/path?query" (requests to a proxy) */
+	TF_ASTERISK,	/* "*" (OPTIONS *) */
+	TF_OTHER,	/* anything else, e.g. authority-form "host:443" of CONNECT */
+};
+
+/* A request target's parts, pointing into the target. */
+struct http_target {
+	enum target_form form;
+	const char *scheme;	/* TF_ABSOLUTE */
+	size_t scheme_len;
+	const char *authority;	/* TF_ABSOLUTE, without userinfo; TF_OTHER: the whole target */
+	size_t authority_len;
+	const char *path;	/* without query and fragment; "/" for "http://host" */
+	size_t path_len;
+	const char *query;	/* after '?', without fragment; NULL when there is no '?' */
+	size_t query_len;
+};
+
+/*
+ * Split the request target s[0..n) (any bytes) into t; every pointer is
+ * into s (or the literal "/" for an absolute-form target without a path).
+ * Pure: the URL splitting of url.path, url.query, url.full and server.*.
+ */
+void http_target_split(const char *s, size_t n, struct http_target *t);
+
+/*
+ * Split an authority ("host", "host:port", "[v6]", "[v6]:port") of n bytes.
+ * *port is -1 when absent or empty, -2 when not a number in 1..65535.
+ * Returns false when no host can be found (empty, unclosed '[').
+ */
+bool http_authority_split(const char *s, size_t n, const char **host, size_t *hlen, int *port);
+
 /*
  * The low-cardinality target of a span name for a request target, written
  * NUL-terminated into out (outlen > BUILDER_TEMPLATE_MAX + 8 guarantees no
