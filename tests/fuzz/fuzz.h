@@ -36,4 +36,20 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size)
 	return s;
 }
 
+struct config;
+
+/* What print (config_print or config_print_sources) writes for cfg, in a new string. */
+static inline char *fuzz_print_config(void (*print)(const struct config *, FILE *),
+				      const struct config *cfg, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	if (!f)
+		abort();
+	print(cfg, f);
+	fclose(f);
+	return text;
+}
+
 #endif /* SPANBPF_FUZZ_H */

@@ -11,21 +11,6 @@
 #include "config.h"
 #include "fuzz.h"
 
-static char *print(const struct config *cfg, bool sources, size_t *len)
-{
-	char *text = NULL;
-	FILE *f = open_memstream(&text, len);
-
-	if (!f)
-		abort();
-	if (sources)
-		config_print_sources(cfg, f);
-	else
-		config_print(cfg, f);
-	fclose(f);
-	return text;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config a, b;
@@ -41,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memchr(errs.msg[i], '\0', CONFIG_ERROR_LEN) != NULL);
 	if (n)
 		return 0;
-	t0 = print(&a, true, &l0);
+	t0 = fuzz_print_config(config_print_sources, &a, &l0);
 	config_defaults(&b);
 	n = config_load_string(&b, t0, l0, "printed.yaml", &errs);
 	if (n) {
@@ -49,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		config_errors_print(&errs, stderr);
 	}
 	CHECK(n == 0);
-	t1 = print(&a, false, &l1);
-	t2 = print(&b, false, &l2);
+	t1 = fuzz_print_config(config_print, &a, &l1);
+	t2 = fuzz_print_config(config_print, &b, &l2);
 	if (l1 != l2 || memcmp(t1, t2, l1) != 0)
 		fprintf(stderr, "first print:\n%s\nsecond print:\n%s\n", t1, t2);
 	CHECK(l1 == l2 && memcmp(t1, t2, l1) == 0);

@@ -33,18 +33,6 @@ static const char *fake_getenv(const char *name)
 	return NULL;
 }
 
-static char *print(const struct config *cfg, size_t *len)
-{
-	char *text = NULL;
-	FILE *f = open_memstream(&text, len);
-
-	if (!f)
-		abort();
-	config_print(cfg, f);
-	fclose(f);
-	return text;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config cfg, before, back;
@@ -78,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(buf);
 		return 0;
 	}
-	t1 = print(&cfg, &l1);
+	t1 = fuzz_print_config(config_print, &cfg, &l1);
 	config_defaults(&back);
 	n = config_load_string(&back, t1, l1, "printed.yaml", &errs);
 	if (n) {
@@ -86,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		config_errors_print(&errs, stderr);
 	}
 	CHECK(n == 0);
-	t2 = print(&back, &l2);
+	t2 = fuzz_print_config(config_print, &back, &l2);
 	CHECK(l1 == l2 && memcmp(t1, t2, l1) == 0);
 	free(t1);
 	free(t2);

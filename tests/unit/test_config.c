@@ -1907,16 +1907,27 @@ static void test_shipped_config(void **state)
 	assert_config_equal(&cfg, &def);
 }
 
-static char *print_to_string(const struct config *cfg)
+/* What print (config_print or config_print_sources) writes for cfg, in a new string. */
+static char *print_with(void (*print)(const struct config *, FILE *), const struct config *cfg)
 {
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
 
 	assert_non_null(f);
-	config_print(cfg, f);
+	print(cfg, f);
 	fclose(f);
 	return out;
+}
+
+static char *print_to_string(const struct config *cfg)
+{
+	return print_with(config_print, cfg);
+}
+
+static char *print_sources_to_string(const struct config *cfg)
+{
+	return print_with(config_print_sources, cfg);
 }
 
 static void test_print(void **state)
@@ -2062,18 +2073,6 @@ static void test_print(void **state)
 /* ---- robustness ------------------------------------------------------------------------ */
 
 /* Every prefix and many byte mutations of valid files load or fail cleanly. */
-static char *print_sources_to_string(const struct config *cfg)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	assert_non_null(f);
-	config_print_sources(cfg, f);
-	fclose(f);
-	return out;
-}
-
 /* Modules whose zero option means "the default" read it from the table. */
 static void test_default_num(void **state)
 {
@@ -2093,11 +2092,28 @@ static void test_default_num(void **state)
 	assert_int_equal(config_default_num("no.such.key"), 0);
 }
 
+/* printed (by config_print_sources) loads into *back over defaults, with cfg's settings. */
+static void assert_loads_back(const char *printed, const struct config *cfg, struct config *back)
+{
+	char *a, *b;
+
+	config_defaults(back);
+	if (load(back, printed)) {
+		config_errors_print(&errs, stderr);
+		fail_msg("printed config does not load:\n%s", printed);
+	}
+	a = print_to_string(cfg);
+	b = print_to_string(back);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
 /* --print-config: each value's source in a comment, and the text loads back the same. */
 static void test_print_sources(void **state)
 {
 	struct config cfg, back;
-	char *out, *a, *b;
+	char *out;
 
 	load_ok(&cfg, "batch:\n  timeout: 2s\nresource:\n  attributes:\n    team: core\n");
 	fake_env_set(2, "OTEL_RESOURCE_ATTRIBUTES", "env.x=1",
@@ -2111,16 +2127,7 @@ static void test_print_sources(void **state)
 				    "# env OTEL_EXPORTER_OTLP_ENDPOINT\n"));
 	assert_non_null(strstr(out, "\nlog.level: info  # default\n"));
 	assert_null(strstr(out, "\nbatch.max_spans: 512\n"));
-	config_defaults(&back);
-	if (load(&back, out)) {
-		config_errors_print(&errs, stderr);
-		fail_msg("printed config does not load:\n%s", out);
-	}
-	a = print_to_string(&cfg);
-	b = print_to_string(&back);
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
+	assert_loads_back(out, &cfg, &back);
 	free(out);
 }
 
@@ -2143,7 +2150,7 @@ static void test_print_escapes(void **state)
 		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",	/* printable: stays as it is */
 	};
 	struct config cfg, back;
-	char *out, *a, *b;
+	char *out;
 
 	config_defaults(&cfg);
 	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
@@ -2162,18 +2169,9 @@ static void test_print_escapes(void **state)
 	assert_non_null(strstr(out, "  k7: \"tab\\x09here\"\n"));
 	assert_non_null(strstr(out, "  k8: \"del\\x7f\"\n"));
 	assert_non_null(strstr(out, "  k9: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n"));
-	config_defaults(&back);
-	if (load(&back, out)) {
-		config_errors_print(&errs, stderr);
-		fail_msg("printed config does not load:\n%s", out);
-	}
+	assert_loads_back(out, &cfg, &back);
 	for (size_t i = 0; i < ARRAY_SIZE(values); i++)
 		assert_string_equal(back.resource_attributes[i].value, values[i]);
-	a = print_to_string(&cfg);
-	b = print_to_string(&back);
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
 	free(out);
 }
 

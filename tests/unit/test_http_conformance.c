@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
 #include "http.h"
 
 #define SAMPLE_MAX 8192
@@ -44,17 +45,6 @@ struct sample {
 	size_t len;
 };
 
-static int hexdigit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Unescape the text line into out[cap]; returns the length, -1 on a bad escape or overflow. */
 static long unescape(const char *line, char *out, size_t cap)
 {
@@ -72,7 +62,7 @@ static long unescape(const char *line, char *out, size_t cap)
 			case '0': c = '\0'; break;
 			case '\\': c = '\\'; break;
 			case 'x': {
-				int hi = hexdigit(p[1]), lo = hi >= 0 ? hexdigit(p[2]) : -1;
+				int hi = hex_value(p[1]), lo = hi >= 0 ? hex_value(p[2]) : -1;
 
 				if (lo < 0)
 					return -1;
