@@ -3,7 +3,6 @@
 #include "baggage.h"
 
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "hex.h"
@@ -22,44 +21,50 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* Longest decoded key or value looked at; longer ones are BAGGAGE_TOO_LONG. */
+#define DECODED_MAX 4096
+
 /*
- * [s, e) trimmed and percent-decoded into out[cap] as UTF-8.  Returns
- * BAGGAGE_MEMBER, BAGGAGE_BAD_ESCAPE or BAGGAGE_TOO_LONG.
+ * [s, e) trimmed and percent-decoded into out[cap] as UTF-8; with out NULL,
+ * only checked.  Returns BAGGAGE_MEMBER, BAGGAGE_BAD_ESCAPE or
+ * BAGGAGE_TOO_LONG.
  */
 static int decode(const char *s, const char *e, char *out, size_t cap)
 {
-	char *dec;
+	char dec[DECODED_MAX];
 	size_t m = 0;
-	int r = BAGGAGE_MEMBER;
+	bool fits = true;
 
 	while (s < e && is_blank(*s))
 		s++;
 	while (e > s && is_blank(e[-1]))
 		e--;
-	dec = malloc((size_t)(e - s) + 1);
-	if (!dec)
-		return BAGGAGE_TOO_LONG;
 	for (; s < e; s++) {
-		if (*s == '%') {
+		char c = *s;
+
+		if (c == '%') {
 			int hi = e - s >= 3 ? hex_value((unsigned char)s[1]) : -1;
 			int lo = hi >= 0 ? hex_value((unsigned char)s[2]) : -1;
 
-			if (lo < 0 || (hi | lo) == 0) {
-				r = BAGGAGE_BAD_ESCAPE;
-				break;
-			}
-			dec[m++] = (char)(hi << 4 | lo);
+			if (lo < 0)
+				return BAGGAGE_BAD_ESCAPE;
+			c = (char)(hi << 4 | lo);
 			s += 2;
-		} else {
-			dec[m++] = *s;
 		}
+		/* A NUL, raw or %00, would cut the text short: the key "\0x" is not "". */
+		if (c == '\0')
+			return BAGGAGE_BAD_ESCAPE;
+		if (m == sizeof(dec))
+			fits = false;
+		else
+			dec[m++] = c;
 	}
-	if (r == BAGGAGE_MEMBER && utf8_repaired_len(dec, m, NULL) >= cap)
-		r = BAGGAGE_TOO_LONG;
-	if (r == BAGGAGE_MEMBER)
-		utf8_sanitize(out, cap, dec, m);
-	free(dec);
-	return r;
+	if (!out)
+		return BAGGAGE_MEMBER;
+	if (!fits || utf8_repaired_len(dec, m, NULL) >= cap)
+		return BAGGAGE_TOO_LONG;
+	utf8_sanitize(out, cap, dec, m);
+	return BAGGAGE_MEMBER;
 }
 
 int baggage_next(struct baggage_iter *it, char *key, size_t keycap, char *value, size_t valcap)
@@ -79,9 +84,9 @@ int baggage_next(struct baggage_iter *it, char *key, size_t keycap, char *value,
 		eq = memchr(s, '=', (size_t)(e - s));
 		if (!eq)
 			return BAGGAGE_NO_EQUALS;
+		if (k == eq)
+			return BAGGAGE_EMPTY_KEY;	/* blanks only before '=' (%00 is refused) */
 		r = decode(s, eq, key, keycap);
-		if (r == BAGGAGE_MEMBER && !key[0])
-			r = BAGGAGE_EMPTY_KEY;
 		if (r == BAGGAGE_MEMBER)
 			r = decode(eq + 1, e, value, valcap);
 		return r;
@@ -92,19 +97,11 @@ int baggage_next(struct baggage_iter *it, char *key, size_t keycap, char *value,
 int baggage_valid(const char *s, size_t n)
 {
 	struct baggage_iter it;
-	char *key = malloc(n + 1), *value = malloc(3 * n + 1);
-	int r, ok = 1;
+	int r;
 
-	if (!key || !value) {
-		free(key);
-		free(value);
-		return 0;
-	}
 	baggage_init(&it, s, n);
-	while ((r = baggage_next(&it, key, n + 1, value, 3 * n + 1)) != BAGGAGE_END)
-		if (r < 0 && r != BAGGAGE_TOO_LONG)
-			ok = 0;
-	free(key);
-	free(value);
-	return ok;
+	while ((r = baggage_next(&it, NULL, 0, NULL, 0)) != BAGGAGE_END)
+		if (r != BAGGAGE_MEMBER)
+			return 0;
+	return 1;
 }

@@ -721,6 +721,12 @@ static void test_resource_attrs_decoding(void **state)
 		{ "service.name=x,bad", -1, NULL, NULL },
 	};
 
+	struct first_attr none = { .n = 0 };
+
+	/* A raw NUL inside the value (the fuzzer's "\0\xf0=\xf4") once gave an empty key. */
+	assert_int_equal(procinfo_resource_attrs("\0\xf0=\xf4", 4, record_attr, &none), -1);
+	assert_int_equal(procinfo_resource_attrs("a=x\0y", 5, record_attr, &none), -1);
+	assert_int_equal(none.n, 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct first_attr got = { .n = 0 };
 		int r = procinfo_resource_attrs(cases[i].value, strlen(cases[i].value),
