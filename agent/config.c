@@ -7,6 +7,7 @@
  * OTEL_* overrides config_env.c, the printers config_print.c.
  */
 #include "config_internal.h"
+#include "../bpf/events.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -885,8 +886,8 @@ bool cfg_same_name(const struct option *o, const char *a, const char *b)
 }
 
 _Static_assert(ARRAY_SIZE(cfg_options) == CFG_NOPTIONS, "CFG_NOPTIONS is the table's size");
-/* filters.ports and exclude_ports go into kernel maps of SB_MAX_PORTS entries (bpf/maps.h). */
-_Static_assert(SPANBPF_BPF_MAX_PORTS == CONFIG_MAX_PORTS, "CONFIG_MAX_PORTS is SB_MAX_PORTS");
+/* filters.ports and exclude_ports go into kernel maps of SB_MAX_PORTS entries (bpf/events.h). */
+_Static_assert(SB_MAX_PORTS == CONFIG_MAX_PORTS, "CONFIG_MAX_PORTS is SB_MAX_PORTS");
 
 /* ---- questions the agent asks ---------------------------------------------- */
 

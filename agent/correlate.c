@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "runtime.h"
 
 #define NBUCKETS 16384 /* power of two */
 /* How much earlier than its client's write a server's read may be stamped. */
@@ -28,6 +29,10 @@ struct entry {
 	uint8_t link;
 	bool matched;		/* client: a server request already took it as parent */
 	uint32_t children;	/* server: client spans that took it as parent */
+	struct entry *up;	/* the entry it took as parent, while both are followed */
+	struct entry *pending_up;	/* on_request: parent found, joined once registered */
+	struct entry *kids;	/* entries that took it as parent (linked through sib) */
+	struct entry *sib;
 	struct sb_tuple key;	/* the connection as its client sees it */
 	struct span_context self;
 	struct span_context parent;
@@ -49,8 +54,14 @@ struct connect_slot {		/* an outbound connection and the inbound one it serves *
 	uint32_t tgid, tid;
 };
 
+/* Processes seen serving two connections at once on one thread: event loops. */
+#define NLOOP_SLOTS 1024
+
 struct correlator {
 	struct builder *b;
+	uint8_t (*rules)(void *ctx, uint32_t tgid);
+	void *rules_ctx;
+	uint32_t event_loops[NLOOP_SLOTS];	/* tgids, direct-mapped (0: free) */
 	struct thread_slot threads[NSLOTS];
 	struct connect_slot connects[NSLOTS];
 	double ratio;
@@ -128,6 +139,8 @@ struct correlator *correlator_new(const struct correlator_opts *o, struct builde
 	if (!c)
 		return NULL;
 	c->b = b;
+	c->rules = o ? o->rules : NULL;
+	c->rules_ctx = o ? o->rules_ctx : NULL;
 	c->ratio = o ? o->sampling_ratio : 1.0;
 	c->max = o && o->max_requests ? o->max_requests : 65536;
 	c->max_age_ns = o && o->max_age_ns ? o->max_age_ns : 15ull * 60 * 1000000000ull;
@@ -147,8 +160,55 @@ static void unlink_chain(struct entry **head, struct entry *e, size_t next_off)
 	}
 }
 
+/* e takes p as parent (both followed): p's subtree, for a late change of trace. */
+static void tree_add(struct entry *p, struct entry *e)
+{
+	e->up = p;
+	e->sib = p->kids;
+	p->kids = e;
+}
+
+/* Take e out of the tree: its parent forgets it, its children lose their link up. */
+static void tree_remove(struct entry *e)
+{
+	if (e->up) {
+		struct entry **pp = &e->up->kids;
+
+		while (*pp && *pp != e)
+			pp = &(*pp)->sib;
+		if (*pp)
+			*pp = e->sib;
+	}
+	for (struct entry *k = e->kids, *next; k; k = next) {
+		next = k->sib;
+		k->up = NULL;
+		k->sib = NULL;
+	}
+	e->up = NULL;
+	e->kids = NULL;
+}
+
+/*
+ * The trace of e changed (a late link): every followed descendant moves to
+ * the same trace and sampling decision.  Descendants already exported keep
+ * the old trace (they lose their parent, they never get a wrong one).
+ */
+static void retrace(struct entry *e, int depth)
+{
+	if (depth > 64)
+		return;
+	for (struct entry *k = e->kids; k; k = k->sib) {
+		memcpy(k->parent.trace_id, e->self.trace_id, sizeof(k->parent.trace_id));
+		k->parent.trace_flags = e->self.trace_flags;
+		memcpy(k->self.trace_id, e->self.trace_id, sizeof(k->self.trace_id));
+		k->self.trace_flags = (k->self.trace_flags & ~0x01) | (e->self.trace_flags & 0x01);
+		retrace(k, depth + 1);
+	}
+}
+
 static void entry_remove(struct correlator *c, struct entry *e)
 {
+	tree_remove(e);
 	unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
 	unlink_chain(&c->by_conn[bucket_conn(&e->key)], e, offsetof(struct entry, next_conn));
 	if (e->role == SB_ROLE_SERVER)
@@ -211,7 +271,7 @@ static struct entry *find_client(struct correlator *c, const struct sb_tuple *ke
 /*
  * A server request on this connection that was seen before its client's
  * record (the two syscalls race to the ring) and can still join its trace:
- * nothing links to it yet.
+ * it has no parent yet (its own children follow it into the new trace).
  */
 static struct entry *find_orphan_server(struct correlator *c, const struct sb_tuple *key,
 					uint64_t client_start)
@@ -219,11 +279,45 @@ static struct entry *find_orphan_server(struct correlator *c, const struct sb_tu
 	struct entry *best = NULL;
 
 	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->next_conn)
-		if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE && e->children == 0 &&
+		if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE &&
 		    e->start_ns + LATE_LINK_NS >= client_start && tuple_eq(&e->key, key) &&
 		    (!best || e->start_ns < best->start_ns))
 			best = e;
 	return best;
+}
+
+static uint32_t loop_slot(uint32_t tgid)
+{
+	return (uint32_t)mix64(tgid) & (NLOOP_SLOTS - 1);
+}
+
+static bool is_event_loop(const struct correlator *c, uint32_t tgid)
+{
+	return c->event_loops[loop_slot(tgid)] == tgid;
+}
+
+/* The process forgot (exited): a new one with its pid starts afresh. */
+void correlator_proc_exit(struct correlator *c, uint32_t tgid)
+{
+	if (is_event_loop(c, tgid))
+		c->event_loops[loop_slot(tgid)] = 0;
+}
+
+/*
+ * A server request e is being registered: if its thread already serves a
+ * request from another connection, the thread multiplexes connections (an
+ * event loop), and the thread rule is off for its process from now on.
+ */
+static void detect_event_loop(struct correlator *c, const struct entry *e)
+{
+	if (is_event_loop(c, e->tgid))
+		return;
+	for (struct entry *o = c->by_thread[bucket_thread(e->tgid, e->tid)]; o; o = o->next_thread)
+		if (o->tgid == e->tgid && o->tid == e->tid && o->conn_id != e->conn_id) {
+			c->event_loops[loop_slot(e->tgid)] = e->tgid;
+			c->st.event_loops++;
+			return;
+		}
 }
 
 /* The one server request this thread is serving, or NULL (none, or ambiguous). */
@@ -329,19 +423,34 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 			other->matched = true;
 			e->parent = other->self;
 			e->link = CORR_LINK_TUPLE;
+			e->pending_up = other;
 			c->st.linked_tuple++;
 		}
 	} else {
-		other = thread_server(c, txn->tgid, txn->req_tid, &ambiguous);
-		if (!other)
+		uint8_t rules = c->rules ? c->rules(c->rules_ctx, txn->tgid)
+					 : RUNTIME_RULE_THREAD | RUNTIME_RULE_CONNECT;
+		bool loop = is_event_loop(c, txn->tgid);
+
+		other = NULL;
+		ambiguous = false;
+		if ((rules & RUNTIME_RULE_THREAD) && !loop)
+			other = thread_server(c, txn->tgid, txn->req_tid, &ambiguous);
+		if (!other && (rules & RUNTIME_RULE_CONNECT))
 			other = connect_server(c, txn);
 		if (other) {
 			other->children++;
 			e->parent = other->self;
 			e->link = CORR_LINK_THREAD;
+			e->pending_up = other;
 			c->st.linked_thread++;
 		} else if (ambiguous) {
-			c->st.ambiguous++;
+			c->st.unlinked[CORR_UNLINKED_AMBIGUOUS]++;
+		} else if (!(rules & (RUNTIME_RULE_THREAD | RUNTIME_RULE_CONNECT))) {
+			c->st.unlinked[CORR_UNLINKED_RUNTIME]++;
+		} else if (loop) {
+			c->st.unlinked[CORR_UNLINKED_EVENT_LOOP]++;
+		} else {
+			c->st.unlinked[CORR_UNLINKED_NO_REQUEST]++;
 		}
 	}
 	builder_new_context(c->b, e->link ? &e->parent : NULL, &e->self);
@@ -356,8 +465,17 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 			memcpy(other->self.trace_id, e->self.trace_id, sizeof(other->self.trace_id));
 			other->link = CORR_LINK_TUPLE;
 			decide_sampling(c, other);
+			retrace(other, 0);
+			tree_add(e, other);
 			c->st.linked_tuple++;
+			c->st.linked_late++;
 		}
+	}
+	if (e->role == SB_ROLE_SERVER)
+		detect_event_loop(c, e);
+	if (e->pending_up) {
+		tree_add(e->pending_up, e);
+		e->pending_up = NULL;
 	}
 
 	e->next_id = c->by_id[bucket_id(e->txn_id)];
@@ -421,4 +539,16 @@ void correlator_stats(const struct correlator *c, struct correlator_stats *st)
 void correlator_set_ratio(struct correlator *c, double ratio)
 {
 	c->ratio = ratio;
+}
+
+const char *correlator_unlinked_name(int reason)
+{
+	static const char *const names[CORR_UNLINKED_MAX] = {
+		[CORR_UNLINKED_NO_REQUEST] = "no_request",
+		[CORR_UNLINKED_AMBIGUOUS] = "ambiguous",
+		[CORR_UNLINKED_RUNTIME] = "runtime",
+		[CORR_UNLINKED_EVENT_LOOP] = "event_loop",
+	};
+
+	return reason >= 0 && reason < CORR_UNLINKED_MAX ? names[reason] : "unknown";
 }

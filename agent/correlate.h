@@ -37,8 +37,23 @@ enum corr_link {
 	CORR_LINK_THREAD = 3,
 };
 
+/* Why a client span got no parent (correlator_stats.unlinked[]). */
+enum corr_unlinked {
+	CORR_UNLINKED_NO_REQUEST = 0,	/* its thread served no request: a root (curl, cron) */
+	CORR_UNLINKED_AMBIGUOUS,	/* its thread served two or more at once */
+	CORR_UNLINKED_RUNTIME,		/* no in-process rule is sound for its runtime (Go, Node) */
+	CORR_UNLINKED_EVENT_LOOP,	/* its process multiplexes requests on a thread */
+	CORR_UNLINKED_MAX,
+};
+
 struct correlator_opts {
 	double sampling_ratio;		/* 0..1 */
+	/*
+	 * The in-process rules sound for process tgid (RUNTIME_RULE_* of
+	 * runtime.h); NULL: all of them.
+	 */
+	uint8_t (*rules)(void *ctx, uint32_t tgid);
+	void *rules_ctx;
 	uint32_t max_requests;		/* requests followed at once; 0 = 65536 */
 	uint64_t max_age_ns;		/* forget requests older than this; 0 = 15 min */
 };
@@ -49,7 +64,9 @@ struct correlator_stats {
 	uint64_t linked_tuple;		/* includes late links (client seen after server) */
 	uint64_t linked_thread;
 	uint64_t linked_connect;	/* part of linked_thread: found through the connect binding */
-	uint64_t ambiguous;		/* client requests left without a parent: thread busy with >1 */
+	uint64_t linked_late;		/* part of linked_tuple: the server side was seen first */
+	uint64_t unlinked[CORR_UNLINKED_MAX];	/* client requests without a parent, by reason */
+	uint64_t event_loops;		/* processes found multiplexing requests on a thread */
 	uint64_t unsampled;		/* exchanges not exported by sampling */
 	uint64_t untracked;		/* on_txn without a matching on_request (table full, ...) */
 	uint64_t expired;		/* requests forgotten by max_age_ns */
@@ -81,6 +98,12 @@ void correlator_on_server_read(struct correlator *c, uint32_t tgid, uint32_t tid
 
 /* A traced process's connect() by this thread created outbound connection conn_id. */
 void correlator_on_connect(struct correlator *c, uint32_t tgid, uint32_t tid, uint64_t conn_id);
+
+/* Process tgid exited: what was learnt about it is forgotten. */
+void correlator_proc_exit(struct correlator *c, uint32_t tgid);
+
+/* "no_request", "ambiguous", ...: the label of a reason in logs and metrics. */
+const char *correlator_unlinked_name(int reason);
 
 /* Forget requests older than max_age_ns (their on_txn never came). */
 void correlator_sweep(struct correlator *c, uint64_t now_mono_ns);

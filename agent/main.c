@@ -3,9 +3,10 @@
  * main.c - spanbpf: HTTP/1.x spans of unmodified programs, from syscall
  * tracepoints to an OTLP/HTTP collector.
  *
- * Threads: this one reads the ring buffer and builds spans (tracker →
- * builder); the exporter's thread batches and sends them.  Signal handlers
- * only set flags.
+ * main.c is the command line, the configuration, signals and the loop:
+ * this thread reads the ring buffer into the pipeline (pipeline.h: records →
+ * exchanges → links → spans → queue); the exporter's thread batches and
+ * sends them.  Signal handlers only set flags.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,21 +23,18 @@
 
 #include <curl/curl.h>
 
-#include "builder.h"
 #include "config.h"
-#include "console.h"
-#include "correlate.h"
 #include "exporter.h"
 #include "log.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "portscan.h"
 #include "probe.h"
 #include "procinfo.h"
 #include "selector.h"
-#include "tracker.h"
 
 #define POLL_MS 10			/* ring buffer drain period */
-#define SWEEP_NS 100000000ull		/* tracker idle checks */
+#define SWEEP_NS 100000000ull		/* pipeline_tick: idle checks, questions to the kernel */
 #define SUMMARY_NS 60000000000ull	/* self-metrics summary line */
 #define METRICS_NS 1000000000ull	/* snapshot for the /metrics endpoint */
 
@@ -55,17 +53,11 @@ struct agent {
 	struct config cfg;
 	const char *config_path;
 	bool explicit_path;
-	struct tracker *tracker;
-	struct builder *builder;
-	struct correlator *correlator;
+	struct pipeline *pipeline;
 	struct exporter *exporter;
 	struct metrics *metrics;
 	struct probe *probe;
-	bool console;
 	uint64_t kc_last[SB_CNT_MAX];	/* kernel counters, kept when the probe is closed */
-	uint64_t events;
-	uint64_t bad_records;
-	uint64_t spans_built;
 };
 
 static uint64_t now_mono_ns(void)
@@ -76,127 +68,27 @@ static uint64_t now_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A request head was seen: decide its trace and parent now, while in flight. */
-static void on_request(const struct http_txn *txn, void *ctx)
-{
-	struct agent *a = ctx;
+static void on_exec_event(void *ctx, uint32_t tgid);
 
-	correlator_on_request(a->correlator, txn);
+static bool submit_span(void *exporter, struct span *s)
+{
+	return exporter_submit(exporter, s);
 }
 
-/* A finished exchange: build its span, print it if asked, queue it. */
-static void on_txn(const struct http_txn *txn, void *ctx)
+/* --record FILE: every ring record, as a 4-byte length then its bytes (tests/bench/replay). */
+static FILE *record_file;
+
+static int on_record(void *ctx, void *data, size_t size)
 {
-	struct agent *a = ctx;
-	struct corr_result link;
-	struct span *span;
+	uint32_t n = (uint32_t)size;
 
-	correlator_on_txn(a->correlator, txn, &link);
-	if (!link.sampled)
-		return;
-	/* A scrape of the agent's own /metrics by a traced client: never a span. */
-	if (txn->role == SB_ROLE_CLIENT &&
-	    metrics_is_self_peer(a->metrics, txn->tuple.laddr, txn->tuple.raddr, txn->tuple.rport))
-		return;
-	span = builder_build_ex(a->builder, txn, link.parent.valid ? &link.parent : NULL, &link.self);
-	if (!span)
-		return;
-	a->spans_built++;
-	if (a->console) {
-		char line[2048];
-
-		console_format(span, line, sizeof(line));
-		fputs(line, stdout);
-		fputc('\n', stdout);
-		fflush(stdout);
+	if (record_file && (fwrite(&n, sizeof(n), 1, record_file) != 1 ||
+			    fwrite(data, 1, size, record_file) != size)) {
+		log_error("--record: writing failed: %s; recording stopped", strerror(errno));
+		fclose(record_file);
+		record_file = NULL;
 	}
-	/* A refusal (queue full) is counted by the exporter. */
-	exporter_submit(a->exporter, span);
-}
-
-static void on_exec_event(struct agent *a, uint32_t tgid);
-
-/*
- * A connect() that failed (refused, timed out, unreachable): the call the
- * process was about to make becomes an ERROR client span, a child of the
- * request that thread serves.  The kernel side reports blocking connects'
- * errors, and non-blocking sockets closed unused in TCP_CLOSE as refused.
- */
-static void on_connect_failed(struct agent *a, const struct sb_event *ev)
-{
-	static uint64_t next_id = 1ull << 63; /* apart from the tracker's ids */
-	int err = -(int32_t)ev->len;
-	struct http_txn *txn;
-
-	if (err != ECONNREFUSED && err != ETIMEDOUT && err != EHOSTUNREACH && err != ENETUNREACH)
-		return;
-	txn = calloc(1, sizeof(*txn));
-	if (!txn)
-		return;
-	txn->txn_id = next_id++;
-	txn->tgid = ev->tgid;
-	txn->req_tid = txn->resp_tid = ev->tid;
-	txn->fd = ev->fd;
-	txn->conn_id = ev->conn_id;
-	txn->role = SB_ROLE_CLIENT;
-	txn->version_minor = 1;
-	txn->flags = TXN_F_CONN_REFUSED;
-	txn->conn_errno = err;
-	txn->tuple = ev->tuple;
-	txn->start_ns = txn->end_ns = ev->ts_ns;
-	memcpy(txn->comm, ev->comm, sizeof(txn->comm) - 1);
-	on_request(txn, a);
-	on_txn(txn, a);
-	free(txn);
-}
-
-/* One ring buffer record; it is only valid during this call. */
-static int on_event(void *ctx, void *data, size_t size)
-{
-	struct agent *a = ctx;
-	const struct sb_event *ev = data;
-
-	a->events++;
-	if (size < sizeof(*ev)) {
-		a->bad_records++;
-		return 0;
-	}
-	switch (ev->type) {
-	case SB_EV_DATA:
-		/* Read /proc while the process is surely alive: clients may exit fast. */
-		if (ev->flags & SB_F_CONN_START) {
-			char comm[sizeof(ev->comm) + 1];
-
-			memcpy(comm, ev->comm, sizeof(ev->comm));
-			comm[sizeof(ev->comm)] = '\0';
-			builder_note_process(a->builder, ev->tgid, comm);
-		}
-		if (ev->role == SB_ROLE_SERVER && ev->dir == SB_DIR_READ)
-			correlator_on_server_read(a->correlator, ev->tgid, ev->tid, ev->conn_id);
-		tracker_on_event(a->tracker, ev, size);
-		break;
-	case SB_EV_CONNECT:
-		if ((int32_t)ev->len == 0 || (int32_t)ev->len == -EINPROGRESS)
-			correlator_on_connect(a->correlator, ev->tgid, ev->tid, ev->conn_id);
-		else
-			on_connect_failed(a, ev);
-		tracker_on_event(a->tracker, ev, size);
-		break;
-	case SB_EV_CLOSE:
-		tracker_on_event(a->tracker, ev, size);
-		break;
-	case SB_EV_EXEC:
-		on_exec_event(a, ev->tgid);
-		break;
-	case SB_EV_PROC_EXIT:
-		/* The tracker first: it finishes that process's exchanges at the exit time. */
-		tracker_on_event(a->tracker, ev, size);
-		builder_proc_exit(a->builder, ev->tgid);
-		break;
-	default:
-		a->bad_records++;
-	}
-	return 0;
+	return pipeline_record(ctx, data, size);
 }
 
 /* The kernel's counters: read live while the probe is open, else the last reading. */
@@ -216,82 +108,21 @@ static void *close_probe(void *arg)
 
 static void log_summary(struct agent *a, const char *when)
 {
-	uint64_t kc[SB_CNT_MAX] = { 0 }, failures = 0;
+	uint64_t kc[SB_CNT_MAX] = { 0 };
 	struct exporter_stats es;
-	struct tracker_stats ts;
 
 	kernel_counters(a, kc);
 	exporter_stats(a->exporter, &es);
-	tracker_stats(a->tracker, &ts);
-	for (int i = 0; i < EXPORTER_FAIL_MAX; i++)
-		failures += es.failures[i];
-	log_info("%s: events_read=%" PRIu64 " events_lost=%" PRIu64 " txns=%" PRIu64
-		 " spans_built=%" PRIu64 " spans_exported=%" PRIu64
-		 " spans_dropped_queue_full=%" PRIu64 " spans_dropped_rejected=%" PRIu64
-		 " spans_failed_status=%" PRIu64 " spans_failed_retries_exhausted=%" PRIu64
-		 " spans_undelivered_at_shutdown=%" PRIu64 " spans_failed=%" PRIu64
-		 " export_requests=%" PRIu64 " export_retries=%" PRIu64 " export_failures=%" PRIu64
-		 " queue=%" PRIu64 " parse_errors=%" PRIu64,
-		 when, a->events, kc[SB_CNT_RB_FULL], ts.txns, a->spans_built, es.exported,
-		 es.dropped_queue_full, es.dropped_rejected, es.failed_status,
-		 es.failed_retries_exhausted, es.undelivered_at_shutdown, es.failed, es.requests,
-		 es.retries, failures, es.queued + es.in_flight, ts.parse_errors);
+	pipeline_log_summary(a->pipeline, when, kc, &es);
 }
 
 /* The reader thread's counters for /metrics (only this thread may read them). */
 static void publish_metrics(struct agent *a)
 {
-	static const char links_help[] = "Spans given a parent, by how.";
-	struct metrics_snapshot *s = calloc(1, sizeof(*s));
 	uint64_t kc[SB_CNT_MAX] = { 0 };
-	struct correlator_stats cs;
-	struct tracker_stats ts;
 
-	if (!s)
-		return;
 	kernel_counters(a, kc);
-	tracker_stats(a->tracker, &ts);
-	correlator_stats(a->correlator, &cs);
-	metrics_add(s, "spanbpf_events_read_total", "Records read from the kernel ring buffer.",
-		    METRIC_COUNTER, NULL, (double)a->events);
-	metrics_add(s, "spanbpf_events_lost_total",
-		    "Records the kernel could not queue: ring buffer full.", METRIC_COUNTER, NULL,
-		    (double)kc[SB_CNT_RB_FULL]);
-	metrics_add(s, "spanbpf_events_bad_total", "Records refused as malformed.",
-		    METRIC_COUNTER, NULL, (double)(a->bad_records + ts.bad_events));
-	metrics_add(s, "spanbpf_syscalls_unpaired_total",
-		    "Syscall exits whose entry the kernel side did not see.", METRIC_COUNTER, NULL,
-		    (double)kc[SB_CNT_ARGS_MISSED]);
-	metrics_add(s, "spanbpf_connections_not_http_total",
-		    "Connections classified as not HTTP/1.x.", METRIC_COUNTER, NULL,
-		    (double)kc[SB_CNT_NOT_HTTP]);
-	metrics_add(s, "spanbpf_connections_active", "Connections followed by the tracker.",
-		    METRIC_GAUGE, NULL, (double)ts.conns_active);
-	metrics_add(s, "spanbpf_http_requests_total", "HTTP request heads parsed.",
-		    METRIC_COUNTER, NULL, (double)ts.requests);
-	metrics_add(s, "spanbpf_http_exchanges_total", "HTTP exchanges finished.", METRIC_COUNTER,
-		    NULL, (double)ts.txns);
-	metrics_add(s, "spanbpf_http_parse_errors_total",
-		    "HTTP heads or chunked framing that did not parse.", METRIC_COUNTER, NULL,
-		    (double)ts.parse_errors);
-	metrics_add(s, "spanbpf_http_lost_sync_total",
-		    "Times a direction of a connection lost sync (bytes not captured).",
-		    METRIC_COUNTER, NULL, (double)ts.lost_sync);
-	metrics_add(s, "spanbpf_http_requests_dropped_total",
-		    "Requests never reported (tables full, evictions).", METRIC_COUNTER, NULL,
-		    (double)ts.requests_dropped);
-	metrics_add(s, "spanbpf_spans_unsampled_total", "Exchanges not exported by sampling.",
-		    METRIC_COUNTER, NULL, (double)cs.unsampled);
-	metrics_add(s, "spanbpf_spans_built_total", "Spans built.", METRIC_COUNTER, NULL,
-		    (double)a->spans_built);
-	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"wire\"",
-		    (double)cs.linked_wire);
-	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"tuple\"",
-		    (double)cs.linked_tuple);
-	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"thread\"",
-		    (double)cs.linked_thread);
-	metrics_publish(a->metrics, s);
-	free(s);
+	pipeline_publish_metrics(a->pipeline, a->metrics, kc);
 }
 
 /* Per scrape, on the metrics thread: exporter_stats() is safe from there. */
@@ -342,6 +173,8 @@ static void usage(FILE *f)
 		"      --print-config  print the effective configuration (file, ${VAR}, OTEL_*)\n"
 		"                      as YAML, each value's source in a comment, and exit\n"
 		"      --console       also print each finished span as one line on stdout\n"
+		"      --record FILE   also write every kernel record to FILE (for\n"
+		"                      tests/bench/replay: the agent's own cost, replayed)\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
@@ -490,8 +323,9 @@ static void select_existing(struct agent *a)
  * A process called exec: its executable changed, so may its selection.
  * Only its own sockets are looked at (in its own network namespace).
  */
-static void on_exec_event(struct agent *a, uint32_t tgid)
+static void on_exec_event(void *ctx, uint32_t tgid)
 {
+	struct agent *a = ctx;
 	uint16_t port;
 	size_t nport = 0;
 
@@ -541,10 +375,9 @@ static void reload_config(struct agent *a)
 	}
 	a->cfg = *next;
 	free(next);
-	builder_reset_resources(a->builder);
+	pipeline_set_metrics(a->pipeline, a->metrics);
+	pipeline_reconfigure(a->pipeline);
 	log_set_level(a->cfg.log_level);
-	correlator_set_ratio(a->correlator, a->cfg.sampling_ratio);
-	builder_set_record_query(a->builder, a->cfg.record_query);
 	filters_from_config(&a->cfg, &filters, inc, exc);
 	err = probe_set_filters(a->probe, &filters);
 	if (err)
@@ -560,6 +393,7 @@ int main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "print-config", no_argument, NULL, 'P' },
 		{ "console", no_argument, NULL, 'o' },
+		{ "record", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -567,9 +401,7 @@ int main(int argc, char **argv)
 	struct agent a = { 0 };
 	const char *config_path = CONFIG_DEFAULT_PATH;
 	bool explicit_path = false, check_only = false, print_only = false;
-	struct tracker_opts topts = { 0 };
-	struct builder_opts bopts = { 0 };
-	struct correlator_opts copts = { 0 };
+	struct pipeline_opts plopts = { 0 };
 	struct exporter_opts eopts = { 0 };
 	struct probe_opts popts = { 0 };
 	struct probe_filters filters;
@@ -594,7 +426,14 @@ int main(int argc, char **argv)
 			print_only = true;
 			break;
 		case 'o':
-			a.console = true;
+			plopts.console = true;
+			break;
+		case 'R':
+			record_file = fopen(optarg, "we");
+			if (!record_file) {
+				fprintf(stderr, "spanbpf: --record %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
 			break;
 		case 'V':
 			printf("spanbpf %s\n", SPANBPF_VERSION);
@@ -650,16 +489,15 @@ int main(int argc, char **argv)
 		log_error("starting the exporter failed");
 		goto out;
 	}
-	bopts.record_query = a.cfg.record_query;
-	bopts.host_name = host;
-	bopts.proc_root = "/proc";
-	bopts.cfg = &a.cfg;
-	bopts.node_name = getenv("K8S_NODE_NAME");
-	a.builder = builder_new(&bopts);
-	copts.sampling_ratio = a.cfg.sampling_ratio;
-	a.correlator = a.builder ? correlator_new(&copts, a.builder) : NULL;
-	a.tracker = tracker_new(&topts, on_request, on_txn, &a);
-	if (!a.builder || !a.correlator || !a.tracker) {
+	plopts.cfg = &a.cfg;
+	plopts.host_name = host;
+	plopts.node_name = getenv("K8S_NODE_NAME");
+	plopts.submit = submit_span;
+	plopts.submit_ctx = a.exporter;
+	plopts.on_exec = on_exec_event;
+	plopts.exec_ctx = &a;
+	a.pipeline = pipeline_new(&plopts);
+	if (!a.pipeline) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -667,16 +505,19 @@ int main(int argc, char **argv)
 		a.metrics = metrics_start(a.cfg.metrics_listen, live_metrics, &a);
 		if (!a.metrics)
 			goto out;
+		pipeline_set_metrics(a.pipeline, a.metrics);
 	}
 
 	popts.self_tgid = (uint32_t)getpid();
 	filters_from_config(&a.cfg, &filters, inc_names, exc_names);
 	popts.filters = &filters;
-	popts.on_event = on_event;
-	popts.ctx = &a;
+	popts.on_event = on_record;
+	popts.ctx = a.pipeline;
 	err = probe_open(&a.probe, &popts);
 	if (err)
 		goto out;
+	/* The tracker asks the kernel about quiet connections and tells it of non-HTTP ones. */
+	pipeline_set_kernel(a.pipeline, probe_conn_query, probe_conn_not_http, a.probe);
 	select_existing(&a);
 
 	log_info("spanbpf %s ready: tracing %s, exporting to %s (%s)", SPANBPF_VERSION,
@@ -700,8 +541,7 @@ int main(int argc, char **argv)
 		}
 		now = now_mono_ns();
 		if (now >= next_sweep) {
-			tracker_sweep(a.tracker, now);
-			correlator_sweep(a.correlator, now);
+			pipeline_tick(a.pipeline, now);
 			next_sweep = now + SWEEP_NS;
 		}
 		if (now >= next_summary) {
@@ -724,6 +564,8 @@ int main(int argc, char **argv)
 out:
 	if (a.probe) {
 		kernel_counters(&a, a.kc_last);
+		if (a.pipeline)
+			pipeline_set_kernel(a.pipeline, NULL, NULL, NULL);
 		if (pthread_create(&closer, NULL, close_probe, a.probe) == 0)
 			closing = true;
 		else
@@ -734,7 +576,7 @@ out:
 		undelivered = exporter_shutdown(a.exporter, a.cfg.shutdown_timeout_ns);
 		log_info("exit: %d span(s) could not be delivered", undelivered);
 		/* The last line: every outcome counted. */
-		if (a.tracker)
+		if (a.pipeline)
 			log_summary(&a, "final");
 	}
 	/* Before the exporter goes: a scrape reads its counters. */
@@ -742,9 +584,9 @@ out:
 	exporter_free(a.exporter);
 	if (closing)
 		pthread_join(closer, NULL);
-	tracker_free(a.tracker);
-	correlator_free(a.correlator);
-	builder_free(a.builder);
+	pipeline_free(a.pipeline);
+	if (record_file)
+		fclose(record_file);
 	curl_global_cleanup();
 	return rc;
 }

@@ -85,8 +85,9 @@ int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char
 			 size_t msglen);
 
 /*
- * Compress in[0..len) into a new malloc'ed gzip stream (*out, *out_len).
- * Returns 0, -E2BIG (len over 4 GiB - 1), -ENOMEM or -EIO (zlib failure).
+ * Compress in[0..len) into a new malloc'ed gzip stream (*out, *out_len),
+ * with the calling thread's compressor (libdeflate, level 1).  Returns 0,
+ * -ENOMEM or -EIO (the compressor failed).
  */
 int otlp_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 

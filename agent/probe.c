@@ -240,6 +240,40 @@ void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX])
 	}
 }
 
+int probe_conn_query(void *ctx, uint64_t sock, uint8_t src, struct sb_msg_end *out)
+{
+	struct probe *p = ctx;
+	struct sb_conn_state a, b;
+	int fd = bpf_map__fd(p->skel->maps.conns);
+
+	if (src >= SB_SRC_MAX)
+		return -EINVAL;
+	/* The kernel updates the entry in place: two equal reads make a consistent one. */
+	for (int tries = 0; tries < 3; tries++) {
+		if (bpf_map_lookup_elem(fd, &sock, &a) || bpf_map_lookup_elem(fd, &sock, &b))
+			return -errno;
+		if (memcmp(&a.m[src].cur, &b.m[src].cur, sizeof(a.m[src].cur)) == 0) {
+			*out = a.m[src].cur;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+void probe_conn_not_http(void *ctx, uint64_t sock)
+{
+	struct probe *p = ctx;
+	struct sb_conn_state st;
+	int fd = bpf_map__fd(p->skel->maps.conns);
+
+	/* Racing the kernel's own updates costs at most a few counts on a connection we drop. */
+	if (bpf_map_lookup_elem(fd, &sock, &st))
+		return;
+	for (int i = 0; i < SB_SRC_MAX; i++)
+		st.m[i].http = SB_HTTP_NO;
+	bpf_map_update_elem(fd, &sock, &st, BPF_EXIST);
+}
+
 /* Delete every key of a hash map (keys of key_size bytes, at most 64). */
 static int map_clear(struct bpf_map *map, size_t key_size)
 {

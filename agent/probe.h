@@ -72,6 +72,16 @@ int probe_set_filters(struct probe *p, const struct probe_filters *f);
 /* Put tgid in (on) or take it out of one selection map; 0 or a negative errno. */
 int probe_set_tgid(struct probe *p, enum probe_set set, uint32_t tgid, bool on);
 
+/*
+ * The kernel's count of the message in progress on connection sock (source
+ * src): 0, or a negative errno (-ENOENT: no longer followed).  ctx is the
+ * probe (the signature is struct tracker_opts.query's).
+ */
+int probe_conn_query(void *ctx, uint64_t sock, uint8_t src, struct sb_msg_end *out);
+
+/* Stop following connection sock: the agent's parser found it is not HTTP/1.x. */
+void probe_conn_not_http(void *ctx, uint64_t sock);
+
 /* Detach and free.  NULL is fine. */
 void probe_close(struct probe *p);
 

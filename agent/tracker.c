@@ -36,6 +36,7 @@
  */
 #include "tracker.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@
 #define DEFAULT_CONN_IDLE_NS 600000000000ull
 #define DEFAULT_MAX_PIPELINE 64
 #define DEFAULT_MAX_PENDING 262144
+#define DEFAULT_QUERY_IDLE_NS 50000000ull	/* ask the kernel about a connection quiet this long */
+#define QUERY_WAIT_MAX_NS 5000000000ull	/* longest wait between two questions */
 #define HEAD_BUF_MIN 1024	/* first allocation of a head buffer */
 #define PREFIX_CHECK_MAX 512	/* re-check the start line of a buffered head up to this size */
 #define STALL_MAX 8		/* handler calls without progress before giving up on a record */
@@ -150,8 +153,16 @@ struct conn {
 	struct list lru;	/* t->lru, most recent first */
 	struct list by_tgid;	/* t->tgid_buckets[] */
 	struct list lost;	/* t->lost while resp.state == PS_LOST */
+	struct list open;	/* t->open while requests wait for their response */
 	uint64_t conn_id;
+	uint64_t sock;		/* the kernel's key for the connection (sb_event.sock) */
 	uint64_t last_ts;	/* newest record */
+	uint64_t next_query;	/* t->open: when to ask the kernel again (0: not yet asked) */
+	uint64_t query_wait;	/* backoff between questions */
+	uint64_t msg_seen;	/* bytes of message msg_seq fed to the parser */
+	uint32_t msg_seq;	/* the kernel's number of the newest message (0: unnumbered) */
+	uint8_t msg_dir;	/* its direction */
+	uint8_t src;		/* enum sb_source of its records */
 	uint64_t resp_last_ts;	/* newest response-direction record */
 	uint32_t tgid;
 	int32_t fd;
@@ -182,6 +193,7 @@ struct tracker {
 	size_t ntgid_buckets;	/* power of two */
 	struct list lru;
 	struct list lost;
+	struct list open;	/* connections with requests waiting for a response */
 	size_t nconns;
 	size_t npending;
 	uint64_t next_txn_id;
@@ -295,6 +307,8 @@ static struct pending *fifo_pop(struct tracker *t, struct conn *c)
 	t->npending--;
 	if (c->req_body == p)
 		c->req_body = NULL;
+	if (!c->npending)
+		list_del(&c->open);
 	return p;
 }
 
@@ -465,6 +479,8 @@ static void resp_set_state(struct tracker *t, struct conn *c, uint8_t state)
 static void mark_not_http(struct tracker *t, struct conn *c)
 {
 	t->st.not_http_conns++;
+	if (t->o.not_http && c->sock)
+		t->o.not_http(t->o.kctx, c->sock);
 	drop_pending(t, c);
 	head_reset(&c->req);
 	head_reset(&c->resp);
@@ -602,7 +618,11 @@ static void request_head(struct tracker *t, struct conn *c, const struct sb_even
 	else
 		c->head = p;
 	c->tail = p;
-	c->npending++;
+	if (!c->npending++) {
+		list_add(&c->open, &t->open);
+		c->next_query = 0;
+		c->query_wait = 0;
+	}
 	t->npending++;
 	if (body != HTTP_BODY_NONE)
 		c->req_body = p;
@@ -1009,6 +1029,7 @@ static void conn_free(struct tracker *t, struct conn *c)
 	list_del(&c->by_tgid);
 	list_del(&c->lost);
 	drop_pending(t, c);
+	list_del(&c->open);
 	head_reset(&c->req);
 	head_reset(&c->resp);
 	t->nconns--;
@@ -1031,6 +1052,8 @@ static struct conn *conn_new(struct tracker *t, const struct sb_event *ev)
 		return NULL;
 	}
 	c->conn_id = ev->conn_id;
+	c->sock = ev->sock;
+	c->src = ev->src;
 	c->tgid = ev->tgid;
 	c->fd = ev->fd;
 	c->tuple = ev->tuple;
@@ -1038,6 +1061,7 @@ static struct conn *conn_new(struct tracker *t, const struct sb_event *ev)
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	c->role = ev->role;
 	list_init(&c->lost);
+	list_init(&c->open);
 	if (c->role == SB_ROLE_UNKNOWN) {
 		c->mode = MODE_PROBE;
 		c->req.state = RS_LOST;
@@ -1108,28 +1132,11 @@ static void proc_exit(struct tracker *t, uint32_t tgid, uint64_t ts)
 
 /* ---- records ------------------------------------------------------------- */
 
-static void on_data(struct tracker *t, const struct sb_event *ev, size_t size)
+/* One data record (validated) through c; cap: bytes of its payload to use. */
+static void data_feed(struct tracker *t, struct conn *c, const struct sb_event *ev, uint32_t cap)
 {
-	uint32_t cap;
-	struct conn *c;
 	bool msg_start, is_req;
 
-	if ((ev->dir != SB_DIR_READ && ev->dir != SB_DIR_WRITE) || ev->role > SB_ROLE_CLIENT ||
-	    ev->cap_len > size - sizeof(*ev) || ev->cap_len > ev->len ||
-	    ev->cap_len > SB_PAYLOAD_MAX || ev->tail_len > SB_TAIL_MAX || ev->tail_len > ev->len) {
-		t->st.bad_events++;
-		return;
-	}
-	cap = ev->flags & SB_F_SENDFILE ? 0 : ev->cap_len;
-	c = conn_find(t, ev->conn_id);
-	if (!c) {
-		c = conn_new(t, ev);
-		if (!c)
-			return;
-	} else {
-		list_del(&c->lru);
-		list_add(&c->lru, &t->lru);
-	}
 	c->last_ts = max_u64(c->last_ts, ev->ts_ns);
 	if (ev->len == 0) {
 		/* A client reading 0 bytes saw the FIN: a close-delimited response ended. */
@@ -1172,6 +1179,149 @@ static void on_data(struct tracker *t, const struct sb_event *ev, size_t size)
 	feed(t, c, ev, cap, is_req);
 }
 
+/*
+ * n bytes of message (seq, dir) that the kernel only counted, fed as a gap
+ * ending at ts by tid, with the last bytes the kernel kept (for a chunked
+ * terminator).
+ */
+static void feed_counted(struct tracker *t, struct conn *c, uint8_t dir, uint64_t n, uint64_t ts,
+			 uint32_t tid, const uint8_t *tail, uint32_t tail_len)
+{
+	struct sb_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = SB_EV_DATA;
+	ev.dir = dir;
+	ev.role = c->role;
+	ev.tgid = c->tgid;
+	ev.tid = tid;
+	ev.ts_ns = ts;
+	ev.conn_id = c->conn_id;
+	ev.msg_seq = c->msg_seq;
+	while (n > 0 && c->mode != MODE_IGNORED && c->mode != MODE_UPGRADED) {
+		uint32_t k = n > (1u << 30) ? (1u << 30) : (uint32_t)n;
+
+		n -= k;
+		ev.len = k;
+		ev.msg_off = c->msg_seen;
+		ev.tail_len = 0;
+		if (n == 0 && tail_len && tail_len <= SB_TAIL_MAX && tail_len <= k) {
+			memcpy(ev.tail, tail, tail_len);
+			ev.tail_len = tail_len;
+		}
+		c->msg_seen += k;
+		data_feed(t, c, &ev, 0);
+	}
+}
+
+/* What the kernel counted of the newest message, beyond what was fed: fed now. */
+static void catch_up(struct tracker *t, struct conn *c, const struct sb_msg_end *m)
+{
+	if (!m->seq || m->seq != c->msg_seq || m->dir != c->msg_dir || m->total <= c->msg_seen)
+		return;
+	t->st.counted_bytes += m->total - c->msg_seen;
+	feed_counted(t, c, m->dir, m->total - c->msg_seen, m->last_ts, m->last_tid, m->tail,
+		     m->tail_len);
+}
+
+/*
+ * Messages the kernel numbered but no record reached us for (the ring was
+ * full): both directions lost sync, and requests may be missing from the
+ * FIFO, so statuses of this connection are no longer trusted.
+ */
+static void records_lost(struct tracker *t, struct conn *c)
+{
+	t->st.records_lost_conns++;
+	if (c->mode != MODE_HTTP)
+		return;
+	saw_pipelining(c);
+	if (c->req.state != RS_LOST)
+		req_lost(t, c, false);
+	if (c->head && c->resp.state != PS_LOST && c->resp.state != PS_SKIP)
+		resp_lost(t, c, false);
+}
+
+static void on_data(struct tracker *t, const struct sb_event *ev, size_t size)
+{
+	uint32_t cap;
+	struct conn *c;
+
+	if ((ev->dir != SB_DIR_READ && ev->dir != SB_DIR_WRITE) || ev->role > SB_ROLE_CLIENT ||
+	    ev->cap_len > size - sizeof(*ev) || ev->cap_len > ev->len ||
+	    ev->cap_len > SB_PAYLOAD_MAX || ev->tail_len > SB_TAIL_MAX || ev->tail_len > ev->len ||
+	    ev->src >= SB_SRC_MAX) {
+		t->st.bad_events++;
+		return;
+	}
+	cap = ev->flags & SB_F_SENDFILE ? 0 : ev->cap_len;
+	c = conn_find(t, ev->conn_id);
+	if (!c) {
+		c = conn_new(t, ev);
+		if (!c)
+			return;
+	} else {
+		list_del(&c->lru);
+		list_add(&c->lru, &t->lru);
+	}
+	c->next_query = 0;
+	c->query_wait = 0;
+	if (ev->msg_seq && !(ev->flags & SB_F_EOF)) {
+		if (ev->msg_seq != c->msg_seq) {
+			/* A new message: first what the kernel counted of the one before. */
+			if (c->msg_seq && ev->prev.seq == c->msg_seq)
+				catch_up(t, c, &ev->prev);
+			if (c->msg_seq && ev->msg_seq != c->msg_seq + 1)
+				records_lost(t, c);
+			c->msg_seq = ev->msg_seq;
+			c->msg_dir = ev->dir;
+			c->msg_seen = 0;
+		}
+		if (ev->msg_off > c->msg_seen)
+			feed_counted(t, c, ev->dir, ev->msg_off - c->msg_seen, ev->ts_ns, ev->tid,
+				     NULL, 0);
+		c->msg_seen = ev->msg_off + ev->len;
+	} else if (ev->msg_seq && ev->prev.seq == c->msg_seq) {
+		/* EOF: the message in progress first. */
+		catch_up(t, c, &ev->prev);
+	}
+	data_feed(t, c, ev, cap);
+}
+
+/*
+ * A connect() that failed (refused, timed out, unreachable): the call the
+ * process was about to make is an exchange of its own, flagged
+ * TXN_F_CONN_REFUSED, with no request and no response.  The kernel reports
+ * blocking connects' errors, and non-blocking sockets closed unused in
+ * TCP_CLOSE as refused.  Successful connects make no exchange.
+ */
+static void connect_failed(struct tracker *t, const struct sb_event *ev)
+{
+	int err = -(int32_t)ev->len;
+	struct http_txn *x = &t->txn;
+
+	if (err != ECONNREFUSED && err != ETIMEDOUT && err != EHOSTUNREACH && err != ENETUNREACH)
+		return;
+	memset(x, 0, offsetof(struct http_txn, method));
+	x->method[0] = x->target[0] = x->host[0] = x->user_agent[0] = x->traceparent[0] = '\0';
+	x->txn_id = ++t->next_txn_id;
+	x->tgid = ev->tgid;
+	x->req_tid = x->resp_tid = ev->tid;
+	x->fd = ev->fd;
+	x->conn_id = ev->conn_id;
+	x->role = SB_ROLE_CLIENT;
+	x->version_minor = 1;
+	x->flags = TXN_F_CONN_REFUSED;
+	x->conn_errno = err;
+	x->tuple = ev->tuple;
+	x->start_ns = x->end_ns = ev->ts_ns;
+	memcpy(x->comm, ev->comm, sizeof(x->comm) - 1);
+	x->comm[sizeof(x->comm) - 1] = '\0';
+	t->st.connects_failed++;
+	if (t->on_request)
+		t->on_request(x, t->ctx);
+	t->on_txn(x, t->ctx);
+}
+
 void tracker_on_event(struct tracker *t, const struct sb_event *ev, size_t size)
 {
 	struct conn *c;
@@ -1187,10 +1337,14 @@ void tracker_on_event(struct tracker *t, const struct sb_event *ev, size_t size)
 		break;
 	case SB_EV_CLOSE:
 		c = conn_find(t, ev->conn_id);
-		if (c)
-			conn_close(t, c, max_u64(ev->ts_ns, c->last_ts));
+		if (!c)
+			break;
+		if (ev->prev.seq && ev->prev.seq == c->msg_seq)
+			catch_up(t, c, &ev->prev);
+		conn_close(t, c, max_u64(ev->ts_ns, c->last_ts));
 		break;
 	case SB_EV_CONNECT:
+		connect_failed(t, ev);
 		break;
 	case SB_EV_PROC_EXIT:
 		proc_exit(t, ev->tgid, ev->ts_ns);
@@ -1206,9 +1360,43 @@ void tracker_proc_exit(struct tracker *t, uint32_t tgid)
 	proc_exit(t, tgid, 0);
 }
 
+/*
+ * Connections whose requests wait for a response and that sent no record
+ * for a while: the kernel may have counted the rest of the response.  Asked
+ * again with a growing wait while nothing new turns up.
+ */
+static void query_quiet(struct tracker *t, uint64_t now)
+{
+	struct list *n, *next;
+	struct sb_msg_end m;
+
+	if (!t->o.query)
+		return;
+	for (n = t->open.next; n != &t->open; n = next) {
+		struct conn *c = list_entry(n, struct conn, open);
+
+		next = n->next;
+		if (!c->sock || !c->msg_seq || now < c->last_ts + t->o.query_idle_ns ||
+		    now < c->next_query)
+			continue;
+		c->query_wait = c->query_wait ? c->query_wait * 2 : t->o.query_idle_ns;
+		if (c->query_wait > QUERY_WAIT_MAX_NS)
+			c->query_wait = QUERY_WAIT_MAX_NS;
+		c->next_query = now + c->query_wait;
+		t->st.queries++;
+		if (t->o.query(t->o.kctx, c->sock, c->src, &m) == 0 && m.seq == c->msg_seq &&
+		    m.total > c->msg_seen) {
+			t->st.queries_answered++;
+			catch_up(t, c, &m);	/* may free nothing: c stays in the table */
+		}
+	}
+}
+
 void tracker_sweep(struct tracker *t, uint64_t now)
 {
 	struct list *n, *next;
+
+	query_quiet(t, now);
 
 	for (n = t->lost.next; n != &t->lost; n = next) {
 		struct conn *c = list_entry(n, struct conn, lost);
@@ -1258,6 +1446,8 @@ struct tracker *tracker_new(const struct tracker_opts *opts, tracker_txn_fn on_r
 		t->o.max_pipeline = DEFAULT_MAX_PIPELINE;
 	if (!t->o.max_pending)
 		t->o.max_pending = DEFAULT_MAX_PENDING;
+	if (!t->o.query_idle_ns)
+		t->o.query_idle_ns = DEFAULT_QUERY_IDLE_NS;
 	t->on_request = on_request;
 	t->on_txn = on_txn;
 	t->ctx = ctx;
@@ -1275,6 +1465,7 @@ struct tracker *tracker_new(const struct tracker_opts *opts, tracker_txn_fn on_r
 		list_init(&t->tgid_buckets[i]);
 	list_init(&t->lru);
 	list_init(&t->lost);
+	list_init(&t->open);
 	return t;
 }
 

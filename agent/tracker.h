@@ -14,7 +14,9 @@
  *    fields set, status 0, end_ns 0, resp_tid 0, body lengths 0;
  *  - on_txn(txn) exactly once per request that had an on_request, with the
  *    same txn_id, when its exchange ends (response complete, connection
- *    closed, process exited, or lost sync; see TXN_F_*).  The only requests
+ *    closed, process exited, or lost sync; see TXN_F_*).  A failed
+ *    connect() (SB_EV_CONNECT with an error) is an exchange too, with no
+ *    request: TXN_F_CONN_REFUSED, method "", both callbacks at once.  The only requests
  *    that get an on_request and no on_txn are those of connections freed
  *    without a close (idle for conn_idle_ns, evicted at max_conns) or still
  *    open at tracker_free(); they are counted in requests_dropped.
@@ -35,6 +37,16 @@ struct tracker_opts {
 	uint64_t conn_idle_ns;		/* connection forgotten after this silence; 10 min */
 	uint32_t max_pipeline;		/* requests awaiting a response, per connection; 64 */
 	size_t max_pending;		/* requests awaiting a response, in all; 262144 */
+	uint64_t query_idle_ns;		/* quiet time before asking the kernel; 50 ms */
+	/*
+	 * The kernel side, optional: query() fills *out with what the kernel
+	 * counted of the message in progress on connection sock (source src),
+	 * returning 0, or a negative errno when it knows none; not_http() tells
+	 * it to stop following a connection the parser found is not HTTP/1.x.
+	 */
+	int (*query)(void *kctx, uint64_t sock, uint8_t src, struct sb_msg_end *out);
+	void (*not_http)(void *kctx, uint64_t sock);
+	void *kctx;
 };
 
 struct tracker_stats {
@@ -54,6 +66,11 @@ struct tracker_stats {
 	uint64_t conns_evicted;		/* ... evicted (least recently used) at max_conns */
 	uint64_t requests_dropped;	/* requests never reported (see above, and full queues) */
 	uint64_t alloc_failures;
+	uint64_t connects_failed;	/* failed connect()s reported as exchanges */
+	uint64_t counted_bytes;		/* bytes only counted by the kernel, fed as gaps */
+	uint64_t records_lost_conns;	/* connections where numbered messages never arrived */
+	uint64_t queries;		/* questions to the kernel about quiet connections */
+	uint64_t queries_answered;	/* ... that brought counted bytes */
 	uint64_t conns_active;		/* gauge: connections in the table */
 	uint64_t pending_active;	/* gauge: requests awaiting their response */
 };

@@ -7,52 +7,26 @@
 #define SPANBPF_MAPS_H
 
 #define SB_MAX_CONNS 65536	/* followed sockets, all processes */
-#define SB_MAX_INFLIGHT 16384	/* threads inside a traced syscall */
-#define SB_MAX_TGIDS 16384	/* processes selected by filters.ports */
-#define SB_MAX_PORTS 64
+#define SB_MAX_TGIDS 16384	/* processes selected by filters */
 #define SB_MAX_SELF 1024	/* the agent's own connections */
 #define SB_IOV_MAX 8		/* iovec entries looked at */
 
-enum data_op {
-	OP_BUF = 1,		/* read/write/recvfrom/sendto: one buffer */
-	OP_IOV = 2,		/* readv/writev: an iovec array */
-	OP_MSG = 3,		/* recvmsg/sendmsg: iovec array from the msghdr */
-	OP_SENDFILE = 4,	/* bytes from a file: counted, not copied */
-	OP_CONNECT = 5,
-};
-
-enum http_class {
-	HTTP_UNKNOWN = 0,
-	HTTP_YES = 1,
-	HTTP_NO = 2,
-};
-
-#define ST_IGNORE	0x01	/* not TCP, or the agent's own connection */
+/* sb_conn_state.flags */
+#define ST_IGNORE	0x01	/* not TCP, an excluded port, or the agent's own connection */
 #define ST_FROM_START	0x02	/* accept/connect seen: first bytes are a message start */
-#define ST_DATA_SEEN	0x04
+#define ST_DATA_SEEN	0x04	/* a data record was sent */
 #define ST_EMITTED	0x08	/* the agent knows this connection: tell it about close */
+#define ST_TLS		0x10	/* a TLS library hands us its plaintext: raw bytes are ciphertext */
 
-struct conn_state {
-	__u64 file;		/* struct file * the state belongs to: guards fd reuse */
-	__u64 conn_id;
-	__u64 msg_bytes;	/* bytes in the current direction so far */
-	struct sb_tuple tuple;
-	__u8 role;
-	__u8 last_dir;
-	__u8 http;
-	__u8 flags;
-	__u32 _pad;
-};
+/*
+ * The value of the conns map is struct sb_conn_state (events.h: the agent
+ * reads and writes it too), keyed by the struct sock.  Created at accept and
+ * connect (replacing whatever an earlier socket at that address left), or
+ * at first sight for connections older than the agent; its portpair guards
+ * against state left behind by a socket whose close was not seen.
+ */
 
-struct data_args {
-	__u64 buf;		/* buffer or iovec array */
-	__s32 fd;
-	__u32 iovcnt;
-	__u8 op;
-	__u8 _pad[7];
-};
-
-/* A record being built: the header, then its payload right behind it. */
+/* A record being built for iovec transfers: header, then payload. */
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
 struct scratch {
@@ -76,16 +50,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SB_MAX_CONNS);
-	__type(key, struct sb_fd_key);
-	__type(value, struct conn_state);
+	__type(key, __u64);	/* struct sock * */
+	__type(value, struct sb_conn_state);
 } conns SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SB_MAX_INFLIGHT);
-	__type(key, __u64);
-	__type(value, struct data_args);
-} args SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -124,7 +91,7 @@ struct comm_key {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 128);
+	__uint(max_entries, SB_MAX_COMM_RULES);
 	__type(key, struct comm_key);
 	__type(value, __u8);
 } comm_rules SEC(".maps");

@@ -25,9 +25,9 @@ done
 SUDO=()
 [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
 
-PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
-	ca-certificates)
+PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev libdw-dev
+	libcapstone-dev zlib1g-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+	libyaml-dev libmicrohttpd-dev ca-certificates)
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

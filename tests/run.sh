@@ -33,9 +33,10 @@ fi
 # installed them (a nodejs from elsewhere already ships npm and conflicts with
 # Debian's npm package).
 PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev llvm libbpf-dev bpftool
-	libelf-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev
-	libmicrohttpd-dev libcmocka-dev nginx wrk apache2-utils curl nodejs npm python3 iproute2
-	openssl procps podman runc debootstrap docker-compose)
+	libelf-dev libdw-dev libcapstone-dev zlib1g-dev libdeflate-dev libprotobuf-c-dev
+	protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev golang-go
+	nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps podman runc debootstrap
+	docker-compose)
 
 missing_packages() {
 	local p

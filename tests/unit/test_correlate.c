@@ -14,6 +14,7 @@
 
 #include "builder.h"
 #include "correlate.h"
+#include "runtime.h"
 
 static struct builder *b;
 static uint64_t next_id = 1;
@@ -195,7 +196,7 @@ static void test_chain_servers_first(void **state)
 	check_chain(true);
 }
 
-/* Two requests in flight on one thread (an event loop): no guess. */
+/* Two requests in flight on one thread from two connections (an event loop): no guess. */
 static void test_thread_ambiguous_gives_no_parent(void **state)
 {
 	struct correlator *c = new_corr(1.0);
@@ -212,7 +213,8 @@ static void test_thread_ambiguous_gives_no_parent(void **state)
 	correlator_on_txn(c, &out, &r);
 	assert_false(r.parent.valid);
 	correlator_stats(c, &st);
-	assert_int_equal(st.ambiguous, 1);
+	assert_int_equal(st.unlinked[CORR_UNLINKED_EVENT_LOOP], 1);
+	assert_int_equal(st.event_loops, 1);
 	correlator_free(c);
 }
 
@@ -349,6 +351,95 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The rules a test's processes run under: tgid 77 is a Go process. */
+static uint8_t rules_go77(void *ctx, uint32_t tgid)
+{
+	return tgid == 77 ? 0 : RUNTIME_RULE_THREAD | RUNTIME_RULE_CONNECT;
+}
+
+/* Go: a thread serving one request proves nothing about the goroutine that writes. */
+static void test_runtime_rules_go_no_thread_link(void **state)
+{
+	struct correlator_opts o = { .sampling_ratio = 1.0, .rules = rules_go77 };
+	struct correlator *c = correlator_new(&o, b);
+	struct link in = { 43000, 80 }, up = { 43001, 9000 };
+	struct http_txn s1 = mk(SB_ROLE_SERVER, 77, 7, 1, in, 100);
+	struct http_txn out = mk(SB_ROLE_CLIENT, 77, 7, 2, up, 101);
+	struct corr_result r;
+	struct correlator_stats st;
+
+	correlator_on_server_read(c, 77, 7, 1);
+	correlator_on_connect(c, 77, 7, 2);
+	correlator_on_request(c, &s1);
+	correlator_on_request(c, &out);
+	correlator_on_txn(c, &out, &r);
+	assert_false(r.parent.valid);
+	correlator_stats(c, &st);
+	assert_int_equal(st.unlinked[CORR_UNLINKED_RUNTIME], 1);
+	assert_int_equal(st.linked_thread, 0);
+	correlator_free(c);
+}
+
+/* Once a thread served two connections at once, even a lone request on it is not linked. */
+static void test_event_loop_stays(void **state)
+{
+	struct correlator *c = new_corr(1.0);
+	struct link l1 = { 44000, 80 }, l2 = { 44001, 80 }, l3 = { 44002, 80 }, up = { 44003, 9000 };
+	struct http_txn a = mk(SB_ROLE_SERVER, 60, 60, 1, l1, 100);
+	struct http_txn bb = mk(SB_ROLE_SERVER, 60, 60, 2, l2, 101);
+	struct http_txn later = mk(SB_ROLE_SERVER, 60, 60, 3, l3, 200);
+	struct http_txn out = mk(SB_ROLE_CLIENT, 60, 60, 4, up, 201);
+	struct corr_result r;
+	struct correlator_stats st;
+
+	correlator_on_request(c, &a);
+	correlator_on_request(c, &bb);
+	correlator_on_txn(c, &a, &r);
+	correlator_on_txn(c, &bb, &r);
+	correlator_on_request(c, &later);
+	correlator_on_request(c, &out);
+	correlator_on_txn(c, &out, &r);
+	assert_false(r.parent.valid);
+	correlator_stats(c, &st);
+	assert_int_equal(st.event_loops, 1);
+	/* A new process with that pid starts afresh. */
+	correlator_proc_exit(c, 60);
+	out.txn_id = next_id++;
+	correlator_on_request(c, &out);
+	correlator_on_txn(c, &out, &r);
+	assert_true(r.parent.valid);
+	correlator_free(c);
+}
+
+/*
+ * curl -> A -> B, where A's request record and A's own call to B arrive
+ * before curl's record: the late link moves A and its call (still in
+ * flight) into curl's trace.
+ */
+static void test_late_link_moves_children(void **state)
+{
+	struct correlator *c = new_corr(1.0);
+	struct link ca = { 45000, 80 }, ab = { 45001, 9000 };
+	struct http_txn curl = mk(SB_ROLE_CLIENT, 10, 10, 1, ca, 100);
+	struct http_txn a_in = mk(SB_ROLE_SERVER, 20, 21, 2, ca, 100);
+	struct http_txn a_out = mk(SB_ROLE_CLIENT, 20, 21, 3, ab, 150);
+	struct http_txn b_in = mk(SB_ROLE_SERVER, 30, 31, 4, ab, 160);
+	struct corr_result r_curl, r_ain, r_aout, r_bin;
+
+	correlator_on_request(c, &a_in);
+	correlator_on_request(c, &a_out);
+	correlator_on_request(c, &b_in);
+	correlator_on_request(c, &curl);
+	correlator_on_txn(c, &b_in, &r_bin);
+	correlator_on_txn(c, &a_out, &r_aout);
+	correlator_on_txn(c, &a_in, &r_ain);
+	correlator_on_txn(c, &curl, &r_curl);
+	assert_child(&r_ain, &r_curl);
+	assert_child(&r_aout, &r_ain);
+	assert_child(&r_bin, &r_aout);
+	correlator_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +454,9 @@ int main(void)
 		cmocka_unit_test(test_sampling_whole_traces),
 		cmocka_unit_test(test_ratio_bounds),
 		cmocka_unit_test(test_sweep_expires),
+		cmocka_unit_test(test_runtime_rules_go_no_thread_link),
+		cmocka_unit_test(test_event_loop_stays),
+		cmocka_unit_test(test_late_link_moves_children),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
