@@ -207,7 +207,7 @@ static int mark_first(struct procmaps *pm)
 
 int procmaps_parse(const char *buf, size_t n, const char *exe_path, struct procmaps **out)
 {
-	const char *p = buf, *end = buf + n;
+	const char *p = buf, *end = buf ? buf + n : buf;	/* NULL + 0 is undefined in C */
 	const char *first_path = NULL;
 	size_t first_len = 0, exe_len = 0;
 	struct procmaps *pm;
