@@ -37,8 +37,8 @@ KINDS = {
     "daemonset.yaml": ("apps/v1", "DaemonSet"),
 }
 BASE_IMAGE = "debian:bookworm-slim"
-RUNTIME_PACKAGES = {"libbpf1", "libelf1", "libdw1", "libcapstone4", "zlib1g", "libprotobuf-c1",
-                    "libcurl4", "libyaml-0-2", "libmicrohttpd12", "ca-certificates"}
+RUNTIME_PACKAGES = {"libbpf1", "libelf1", "libdw1", "libcapstone4", "zlib1g", "libdeflate0",
+                    "libprotobuf-c1", "libcurl4", "libyaml-0-2", "libmicrohttpd12", "ca-certificates"}
 # In the base image already (Essential or required by it).
 BASE_PACKAGES = {"libc6", "libgcc-s1"}
 ENTRYPOINT = ["/usr/local/bin/spanbpf", "--config", "/etc/spanbpf/spanbpf.yaml"]
