@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * builder.c - one http_txn into one span: name, attributes, status, ids and
+ * linkage, resource from procinfo (contract in builder.h).
+ */
 #include "builder.h"
 
 #include <arpa/inet.h>
@@ -12,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "procinfo.h"
 
@@ -28,13 +33,11 @@ struct rng {
 
 struct builder {
 	bool record_query;
-	char *scope_version;
 	uint64_t mono_to_unix_ns;
 	struct procinfo *pi;
 	struct rng rng;
 	_Atomic uint64_t built;
 	_Atomic uint64_t skipped;
-	_Atomic uint64_t bad_traceparent;
 	char text[URL_MAX + 1];		/* a string being composed */
 	char clean[3 * URL_MAX + 1];	/* the same made valid UTF-8 */
 };
@@ -125,81 +128,7 @@ void builder_new_context(struct builder *b, const struct span_context *parent,
 	out->valid = true;
 }
 
-/* ---- traceparent ---------------------------------------------------------- */
-
-/* Decode 2*n lowercase hex digits into n bytes; -1 on any other character. */
-static int hex_decode_lower(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
-}
-
-int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags)
-{
-	uint8_t ver, tid[16], sid[8], fl;
-	size_t n;
-
-	if (!s)
-		return -1;
-	n = strlen(s);
-	if (n < 55)
-		return -1;
-	if (hex_decode_lower(s, &ver, 1) || s[2] != '-' || hex_decode_lower(s + 3, tid, 16) ||
-	    s[35] != '-' || hex_decode_lower(s + 36, sid, 8) || s[52] != '-' ||
-	    hex_decode_lower(s + 53, &fl, 1))
-		return -1;
-	if (ver == 0xff)
-		return -1;
-	if (ver == 0 && n != 55)
-		return -1;
-	if (ver > 0) {
-		if (n > 55 && s[55] != '-')
-			return -1;
-		fl &= 0x01; /* later versions: only the sampled flag is understood */
-	}
-	if (all_zero(tid, sizeof(tid)) || all_zero(sid, sizeof(sid)))
-		return -1;
-	memcpy(trace_id, tid, sizeof(tid));
-	memcpy(span_id, sid, sizeof(sid));
-	*flags = fl;
-	return 0;
-}
-
 /* ---- request target ------------------------------------------------------- */
-
-enum target_form {
-	TF_NONE,	/* empty */
-	TF_ORIGIN,	/* "/path?query" */
-	TF_ABSOLUTE,	/* "http://host/path?query" (requests to a proxy) */
-	TF_ASTERISK,	/* "*" (OPTIONS *) */
-	TF_OTHER,	/* anything else, e.g. authority-form "host:443" of CONNECT */
-};
-
-struct target {
-	enum target_form form;
-	const char *scheme;	/* TF_ABSOLUTE */
-	size_t scheme_len;
-	const char *authority;	/* TF_ABSOLUTE, userinfo left out; TF_OTHER: the whole target */
-	size_t authority_len;
-	const char *path;	/* without query and fragment; "/" for "http://host" */
-	size_t path_len;
-	const char *query;	/* after '?', without fragment; NULL when there is no '?' */
-	size_t query_len;
-};
 
 static bool is_digit(char c)
 {
@@ -213,7 +142,7 @@ static bool is_alpha(char c)
 
 static bool is_hex(char c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return hex_value((unsigned char)c) >= 0;
 }
 
 /* Length of a "scheme" followed by "://" at the start of s, else 0. */
@@ -231,7 +160,7 @@ static size_t scheme_prefix(const char *s, size_t n)
 	return 0;
 }
 
-static void target_split(const char *s, size_t n, struct target *t)
+void http_target_split(const char *s, size_t n, struct http_target *t)
 {
 	const char *end = s + n, *p;
 	size_t sl;
@@ -411,7 +340,7 @@ static size_t path_template(const char *path, size_t n, char *out)
  * target (query and fragment never included), "*" for "OPTIONS *", none for
  * anything else.
  */
-static size_t target_template(const struct target *t, char *out)
+static size_t target_template(const struct http_target *t, char *out)
 {
 	switch (t->form) {
 	case TF_ORIGIN:
@@ -429,10 +358,10 @@ static size_t target_template(const struct target *t, char *out)
 size_t http_target_template(const char *target, char *out, size_t outlen)
 {
 	char buf[BUILDER_TEMPLATE_MAX + 8];
-	struct target t;
+	struct http_target t;
 	size_t n;
 
-	target_split(target, strlen(target), &t);
+	http_target_split(target, strlen(target), &t);
 	n = target_template(&t, buf);
 	if (!outlen)
 		return 0;
@@ -535,12 +464,7 @@ static void add_addr_port(struct span *span, const char *akey, const char *pkey,
 		span_add_int(span, pkey, port);
 }
 
-/*
- * Split an authority ("host", "host:port", "[v6]", "[v6]:port").  *port is
- * -1 when absent or empty, -2 when not a number in 1..65535.  Returns false
- * when no host can be found (empty, unclosed '[').
- */
-static bool authority_split(const char *s, size_t n, const char **host, size_t *hlen, int *port)
+bool http_authority_split(const char *s, size_t n, const char **host, size_t *hlen, int *port)
 {
 	const char *rest;
 	size_t rlen;
@@ -597,7 +521,7 @@ static bool add_server_from_authority(struct builder *b, struct span *span, cons
 	size_t hlen;
 	int port;
 
-	if (!authority_split(a, n, &host, &hlen, &port))
+	if (!http_authority_split(a, n, &host, &hlen, &port))
 		return false;
 	add_text(b, span, "server.address", host, hlen);
 	if (port == -1)
@@ -607,6 +531,24 @@ static bool add_server_from_authority(struct builder *b, struct span *span, cons
 	return true;
 }
 
+/* The error.type of a failed connect() (TXN_F_CONN_REFUSED), with *msg set. */
+static const char *connect_error(const struct http_txn *txn, const char **msg)
+{
+	*msg = "connect() failed";
+	switch (txn->conn_errno) {
+	case ETIMEDOUT:
+		return "timeout";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return "host_unreachable";
+	case ECONNREFUSED:
+	case 0:
+		return "connection_refused";
+	default:
+		return "connect_error";
+	}
+}
+
 /* The error.type of a transaction, or NULL; *msg gets a status description or NULL. */
 static const char *txn_error(const struct http_txn *txn, bool server, char *code, size_t len,
 			     const char **msg)
@@ -614,24 +556,15 @@ static const char *txn_error(const struct http_txn *txn, bool server, char *code
 	int limit = server ? 500 : 400;
 
 	*msg = NULL;
-	if (txn->status >= limit && txn->status <= 999) {
+	if (txn->status >= limit && txn->status <= 599) {
 		snprintf(code, len, "%d", txn->status);
 		return code;
 	}
-	if (txn->flags & TXN_F_CONN_REFUSED) {
-		*msg = "connect() failed";
-		switch (txn->conn_errno) {
-		case ETIMEDOUT:
-			return "timeout";
-		case EHOSTUNREACH:
-		case ENETUNREACH:
-			return "host_unreachable";
-		case ECONNREFUSED:
-		case 0:
-			return "connection_refused";
-		default:
-			return "connect_error";
-		}
+	if (txn->flags & TXN_F_CONN_REFUSED)
+		return connect_error(txn, msg);
+	if (txn->flags & TXN_F_RESP_MALFORMED) {
+		*msg = "malformed response head";
+		return "malformed_response";
 	}
 	if (txn->flags & TXN_F_NO_RESPONSE) {
 		*msg = "connection closed before the response";
@@ -648,7 +581,7 @@ static const char *txn_error(const struct http_txn *txn, bool server, char *code
  * The URL scheme of a target, lowercase, into out (17 bytes): "http" or,
  * over TLS, "https", unless absolute-form.
  */
-static size_t target_scheme(const struct target *t, bool tls, char *out)
+static size_t target_scheme(const struct http_target *t, bool tls, char *out)
 {
 	size_t n = tls ? 5 : 4;
 
@@ -666,8 +599,8 @@ static size_t target_scheme(const struct target *t, bool tls, char *out)
 }
 
 /* Compose url.full into b->text: scheme://authority path [?query]; 0 when there is none. */
-static size_t compose_url(struct builder *b, const struct http_txn *txn, const struct target *t,
-			  const char *hosthdr, size_t hostlen)
+static size_t compose_url(struct builder *b, const struct http_txn *txn,
+			  const struct http_target *t, const char *hosthdr, size_t hostlen)
 {
 	const char *auth = hosthdr;
 	size_t alen = hostlen, o;
@@ -718,7 +651,8 @@ static size_t compose_url(struct builder *b, const struct http_txn *txn, const s
 }
 
 static void build_server(struct builder *b, struct span *span, const struct http_txn *txn,
-			 const struct target *t, const char *host, size_t hostlen, bool connect)
+			 const struct http_target *t, const char *host, size_t hostlen,
+			 bool connect)
 {
 	bool have_server = false;
 	char scheme[17];
@@ -743,7 +677,8 @@ static void build_server(struct builder *b, struct span *span, const struct http
 }
 
 static void build_client(struct builder *b, struct span *span, const struct http_txn *txn,
-			 const struct target *t, const char *host, size_t hostlen, bool connect)
+			 const struct http_target *t, const char *host, size_t hostlen,
+			 bool connect)
 {
 	size_t n = compose_url(b, txn, t, host, hostlen);
 	bool have_server = false;
@@ -765,45 +700,15 @@ static void build_client(struct builder *b, struct span *span, const struct http
 			      txn->tuple.rport);
 }
 
-/* Trim blanks around a header value into out (TXN_TRACEPARENT_MAX bytes). */
-static void trim_header(const char *v, size_t n, char *out)
-{
-	while (n && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	memcpy(out, v, n);
-	out[n] = '\0';
-}
-
 /* Trace ids and parent of span, in the order builder_build_ex() documents. */
 static void link_span(struct builder *b, struct span *span, const struct http_txn *txn,
 		      const struct span_context *parent, struct span_context *self)
 {
-	struct span_context in = { 0 }, own;
-	const struct span_context *up = NULL;
-	size_t n = strnlen(txn->traceparent, TXN_TRACEPARENT_MAX - 1);
+	const struct span_context *up = parent && parent->valid ? parent : NULL;
+	struct span_context own;
 
-	if (txn->role == SB_ROLE_SERVER && n) {
-		char tp[TXN_TRACEPARENT_MAX];
-
-		trim_header(txn->traceparent, n, tp);
-		if (traceparent_parse(tp, in.trace_id, in.span_id, &in.trace_flags) == 0)
-			in.valid = true;
-		else
-			atomic_fetch_add_explicit(&b->bad_traceparent, 1, memory_order_relaxed);
-	}
-	if (parent && parent->valid)
-		up = parent;
-	else if (in.valid)
-		up = &in;
 	if (self && self->valid) {
 		own = *self;
-		/* Ids made earlier: the header counts only if it names their trace. */
-		if (up == &in && memcmp(in.trace_id, own.trace_id, sizeof(own.trace_id)) != 0)
-			up = NULL;
 		own.trace_flags |= 0x01;
 	} else {
 		builder_new_context(b, up, &own);
@@ -830,7 +735,6 @@ static struct span *build_connect_failure(struct builder *b, const struct http_t
 {
 	struct span *span = span_new(256);
 	const char *etype, *msg;
-	char code[8];
 
 	if (!span)
 		return NULL;
@@ -848,7 +752,8 @@ static struct span *build_connect_failure(struct builder *b, const struct http_t
 	add_addr_port(span, "server.address", "server.port", txn->tuple.raddr, txn->tuple.rport);
 	add_addr_port(span, "network.peer.address", "network.peer.port", txn->tuple.raddr,
 		      txn->tuple.rport);
-	etype = txn_error(txn, false, code, sizeof(code), &msg);
+	/* Whatever status the exchange claims, no request went out: the connect() error wins. */
+	etype = connect_error(txn, &msg);
 	span_add_str(span, "error.type", etype);
 	span->status = SPAN_STATUS_ERROR;
 	span->status_message = arena_strndup(&span->arena, msg, strlen(msg));
@@ -866,7 +771,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 	size_t ulen = strnlen(txn->user_agent, TXN_UA_MAX - 1);
 	char method[TXN_METHOD_MAX], code[8], tmpl[BUILDER_TEMPLATE_MAX + 8];
 	const char *known, *etype, *msg;
-	struct target t;
+	struct http_target t;
 	struct span *span;
 	size_t arena, tmpl_len;
 	bool connect;
@@ -897,7 +802,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 			    b->mono_to_unix_ns;
 	link_span(b, span, txn, parent, self);
 
-	target_split(txn->target, tlen, &t);
+	http_target_split(txn->target, tlen, &t);
 	known = method_known(method);
 
 	/*
@@ -921,7 +826,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 		build_client(b, span, txn, &t, txn->host, hlen, connect);
 	add_addr_port(span, "network.peer.address", "network.peer.port", txn->tuple.raddr,
 		      txn->tuple.rport);
-	if (txn->status > 0)
+	if (txn->status >= 100 && txn->status <= 599)
 		span_add_int(span, "http.response.status_code", txn->status);
 	code[0] = '1';
 	code[1] = '.';
@@ -997,7 +902,6 @@ struct builder *builder_new(const struct builder_opts *o)
 	if (!b)
 		return NULL;
 	b->record_query = o->record_query;
-	b->scope_version = strdup(o->scope_version ? o->scope_version : SPANBPF_VERSION);
 	b->mono_to_unix_ns = o->mono_to_unix_ns ? o->mono_to_unix_ns : measure_mono_to_unix();
 	po.proc_root = o->proc_root;
 	po.host_name = o->host_name;
@@ -1005,7 +909,7 @@ struct builder *builder_new(const struct builder_opts *o)
 	po.cfg = o->cfg;
 	po.node_name = o->node_name;
 	b->pi = procinfo_new(&po);
-	if (!b->scope_version || !b->pi) {
+	if (!b->pi) {
 		builder_free(b);
 		return NULL;
 	}
@@ -1018,7 +922,6 @@ void builder_free(struct builder *b)
 	if (!b)
 		return;
 	procinfo_free(b->pi);
-	free(b->scope_version);
 	free(b);
 }
 
@@ -1046,12 +949,6 @@ void builder_get_stats(const struct builder *b, struct builder_stats *st)
 {
 	st->built = atomic_load_explicit(&b->built, memory_order_relaxed);
 	st->skipped = atomic_load_explicit(&b->skipped, memory_order_relaxed);
-	st->bad_traceparent = atomic_load_explicit(&b->bad_traceparent, memory_order_relaxed);
-}
-
-const char *builder_scope_version(const struct builder *b)
-{
-	return b->scope_version;
 }
 
 uint64_t builder_mono_to_unix_ns(const struct builder *b)

@@ -19,8 +19,9 @@
  * network.peer.*, status code, protocol version, user agent.  Status ERROR
  * for 4xx and up (error.type "404"...).
  *
- * Both: an exchange cut short is ERROR with error.type "no_response"
- * (TXN_F_NO_RESPONSE), "response_truncated" (TXN_F_RESP_TRUNCATED) or
+ * Both: an exchange cut short or unreadable is ERROR with error.type
+ * "no_response" (TXN_F_NO_RESPONSE), "response_truncated"
+ * (TXN_F_RESP_TRUNCATED), "malformed_response" (TXN_F_RESP_MALFORMED) or
  * "connection_refused" (TXN_F_CONN_REFUSED) and a status message, unless the
  * status code already gives an error.type.  Addresses: IPv4-mapped ones as
  * plain IPv4, IPv6 as RFC 5952 text; unknown (all-zero) ones are left out.
@@ -38,6 +39,7 @@
 #include <stdint.h>
 
 #include "span.h"
+#include "traceparent.h"	/* for the correlator, which includes this header */
 #include "txn.h"
 #include "utf8.h"
 
@@ -55,7 +57,6 @@ struct builder_opts {
 	bool record_query;		/* url.query, and the query in url.full */
 	const char *host_name;		/* host.name; NULL = gethostname() */
 	const char *proc_root;		/* NULL = "/proc" */
-	const char *scope_version;	/* NULL = SPANBPF_VERSION; see builder_scope_version() */
 	uint64_t mono_to_unix_ns;	/* 0 = measured once by builder_new() */
 	int proc_revalidate_ms;		/* procinfo_opts.revalidate_ms */
 	/*
@@ -78,7 +79,6 @@ struct span_context {
 struct builder_stats {
 	uint64_t built;			/* spans returned */
 	uint64_t skipped;		/* transactions that gave no span (bad input, ENOMEM) */
-	uint64_t bad_traceparent;	/* inbound traceparent headers ignored as malformed */
 };
 
 struct builder;
@@ -91,14 +91,13 @@ void builder_free(struct builder *b);
 struct span *builder_build(struct builder *b, const struct http_txn *txn);
 
 /*
- * builder_build() with trace linkage decided by the caller (the correlator).
- * Parent, first match wins: parent when valid; for a SERVER span, a valid
- * inbound traceparent header; else none (a new trace).  self may be NULL;
- * when self->valid on entry the span takes its ids (made earlier by
- * builder_new_context(), e.g. when the request was seen) and an inbound
- * traceparent is used only if it names the same trace; on return self
+ * builder_build() with trace linkage decided by the caller (the correlator,
+ * which alone reads traceparent headers): the span is a child of parent
+ * when it is valid, else the root of a new trace.  self may be NULL; when
+ * self->valid on entry the span takes its ids (made earlier by
+ * builder_new_context(), e.g. when the request was seen); on return self
  * holds the span's ids.  The agent records every exchange, so spans always
- * carry the sampled flag (0x01); other inbound flag bits are kept.
+ * carry the sampled flag (0x01); other flag bits of the parent are kept.
  */
 struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 			      const struct span_context *parent, struct span_context *self);
@@ -121,18 +120,44 @@ void builder_proc_exit(struct builder *b, uint32_t tgid);
 void builder_reset_resources(struct builder *b);
 
 void builder_get_stats(const struct builder *b, struct builder_stats *st);
-const char *builder_scope_version(const struct builder *b);
 /* Nanoseconds to add to a CLOCK_MONOTONIC time to get Unix time. */
 uint64_t builder_mono_to_unix_ns(const struct builder *b);
 
+/* The forms of a request target (RFC 9112 §3.2). */
+enum target_form {
+	TF_NONE,	/* empty */
+	TF_ORIGIN,	/* "/path?query" */
+	TF_ABSOLUTE,	/* "http://host/path?query" (requests to a proxy) */
+	TF_ASTERISK,	/* "*" (OPTIONS *) */
+	TF_OTHER,	/* anything else, e.g. authority-form "host:443" of CONNECT */
+};
+
+/* A request target's parts, pointing into the target. */
+struct http_target {
+	enum target_form form;
+	const char *scheme;	/* TF_ABSOLUTE */
+	size_t scheme_len;
+	const char *authority;	/* TF_ABSOLUTE, without userinfo; TF_OTHER: the whole target */
+	size_t authority_len;
+	const char *path;	/* without query and fragment; "/" for "http://host" */
+	size_t path_len;
+	const char *query;	/* after '?', without fragment; NULL when there is no '?' */
+	size_t query_len;
+};
+
 /*
- * Parse a W3C traceparent header value (no surrounding blanks).  Version 00:
- * exactly "00-<32 hex>-<16 hex>-<2 hex>", lowercase hex.  Higher versions
- * (not ff): the same four fields, then the end or a '-'; only the sampled
- * flag is taken from them.  All-zero trace or parent ids are invalid.
- * Returns 0 with the outputs set, or -1 (outputs untouched).
+ * Split the request target s[0..n) (any bytes) into t; every pointer is
+ * into s (or the literal "/" for an absolute-form target without a path).
+ * Pure: the URL splitting of url.path, url.query, url.full and server.*.
  */
-int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags);
+void http_target_split(const char *s, size_t n, struct http_target *t);
+
+/*
+ * Split an authority ("host", "host:port", "[v6]", "[v6]:port") of n bytes.
+ * *port is -1 when absent or empty, -2 when not a number in 1..65535.
+ * Returns false when no host can be found (empty, unclosed '[').
+ */
+bool http_authority_split(const char *s, size_t n, const char **host, size_t *hlen, int *port);
 
 /*
  * The low-cardinality target of a span name for a request target, written

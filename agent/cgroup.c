@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * cgroup.c - container ids and Kubernetes pod uids from /proc/PID/cgroup
+ * lines (see cgroup.h).
+ */
 #include "cgroup.h"
 
 #include <errno.h>
@@ -9,15 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
+
+/* Hex digit c in lowercase, or -1. */
 static int hex_lower(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c;
-	if (c >= 'a' && c <= 'f')
-		return c;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 'a';
-	return -1;
+	int v = hex_value((unsigned char)c);
+
+	return v < 0 ? -1 : "0123456789abcdef"[v];
 }
 
 static bool ends_with(const char *s, size_t n, const char *suffix, size_t slen)

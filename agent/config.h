@@ -47,6 +47,7 @@
 #define CONFIG_GLOB_MAX 256		/* one pattern, with its NUL */
 #define CONFIG_MAX_SERVICES 64
 #define CONFIG_SERVICE_NAME_MAX 256	/* a service name, with its NUL */
+#define CONFIG_NOPTIONS 25		/* settings in the option table */
 
 enum config_compression {
 	COMPRESSION_NONE = 0,
@@ -67,6 +68,16 @@ struct config_service {
 	char name[CONFIG_SERVICE_NAME_MAX];	/* service.name to give, never empty */
 	char executable[CONFIG_GLOB_MAX];	/* fnmatch pattern; "": any executable */
 	uint16_t port;				/* listening TCP port; 0: any */
+};
+
+/*
+ * Where one setting's value came from, for --print-config: the default, a
+ * line of the file last loaded (config.source_file), an OTEL_* variable, or
+ * (a mapping merged by a variable) both.
+ */
+struct config_source {
+	uint32_t line;		/* line of the key in source_file; 0: not from the file */
+	int8_t env;		/* index of the OTEL_* variable (config_env_name()); -1: none */
 };
 
 /*
@@ -116,6 +127,9 @@ struct config {
 	bool record_query;			/* http.record_query */
 	char metrics_listen[CONFIG_LISTEN_MAX];	/* metrics.listen; "": no endpoint */
 	int log_level;				/* log.level, log.h's enum log_level */
+	/* Provenance, in option table order: not settings, never printed as such. */
+	char source_file[CONFIG_PATH_MAX];	/* the file loaded last ("" none) */
+	struct config_source sources[CONFIG_NOPTIONS];
 };
 
 /*
@@ -132,6 +146,13 @@ struct config_errors {
 
 /* Fill cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
+
+/*
+ * The built-in default of a number, duration (ns), bool or enum setting, by
+ * its dotted name ("batch.timeout"): for modules with their own options
+ * struct whose zero means "the default".  0 for any other name.
+ */
+uint64_t config_default_num(const char *name);
 
 /*
  * Read a YAML file over cfg (which holds defaults or an earlier config):
@@ -153,7 +174,7 @@ int config_load_string(struct config *cfg, const char *yaml, size_t len, const c
  *    that "/v1/traces" is appended to;
  *  ..._COMPRESSION: gzip or none;
  *  ..._TIMEOUT: integer milliseconds (exporter.timeout);
- *  ..._HEADERS: "k1=v1,k2=v2" (W3C baggage-like, names and values
+ *  ..._HEADERS: "k1=v1,k2=v2" (baggage.h: names and values
  *    percent-decoded, spaces around them trimmed), merged over
  *    exporter.headers: a variable's header replaces the file's of the same
  *    name (any case), "name=" removes it (an empty value);
@@ -170,6 +191,15 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *na
 		     struct config_errors *errs);
 
 /*
+ * Expand ${VAR}, ${VAR:-default} and $$ in s into out[size], looking names
+ * up with getenv_fn (NULL: the process environment).  Returns true, or false
+ * with why[n] saying what is wrong (an unset variable, bad syntax, too
+ * long).  A $ before anything else is kept.
+ */
+bool config_expand(const char *s, const char *(*getenv_fn)(const char *name), char *out,
+		   size_t size, char *why, size_t n);
+
+/*
  * Parse a duration into nanoseconds: one or more number+unit terms, units
  * ns, us, ms, s, m, h, fractions allowed ("200ms", "1.5s", "1h30m").
  * Returns 0, -EINVAL when malformed (a bare number has no unit) or -ERANGE
@@ -180,8 +210,22 @@ int config_parse_duration(const char *s, uint64_t *out_ns);
 /* Write ns in the largest unit that is exact ("1500us", "2m"); returns buf. */
 char *config_format_duration(uint64_t ns, char *buf, size_t size);
 
-/* The effective config, one "key: value" a line; the output loads back as a config file. */
+/*
+ * The effective config, one "key: value" a line; the output loads back as a
+ * config file giving the same settings (strings escaped wherever YAML would
+ * read a line break or refuse a character).
+ */
 void config_print(const struct config *cfg, FILE *f);
+
+/*
+ * config_print() with each value's source in a comment ("# default",
+ * "# FILE:LINE", "# env OTEL_...", or both for a merged mapping): what
+ * --print-config shows.  Loads back like config_print()'s output.
+ */
+void config_print_sources(const struct config *cfg, FILE *f);
+
+/* The name of the OTEL_* variable of config_source.env, or NULL. */
+const char *config_env_name(int index);
 
 /* Every key with its type, bounds, default and description (for --help-config). */
 void config_print_reference(FILE *f);

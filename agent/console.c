@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * console.c - the --console line: one span, one line on stdout (see console.h).
+ */
 #include "console.h"
 
 #include <inttypes.h>

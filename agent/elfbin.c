@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * elfbin.c - symbols, file offsets, Go build information, DWARF member
+ * offsets and return sites of an untrusted ELF binary (see elfbin.h).
+ */
 #include "elfbin.h"
 
 #include <errno.h>

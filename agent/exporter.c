@@ -570,18 +570,22 @@ static int settings_new(const struct exporter_opts *o, struct settings **out)
 	if (!s)
 		goto nomem;
 	s->gzip = o->compression == COMPRESSION_GZIP;
-	s->batch_max = o->batch_max_spans ? o->batch_max_spans : EXPORTER_DEFAULT_BATCH_MAX_SPANS;
+	s->batch_max = o->batch_max_spans ? o->batch_max_spans :
+					    (uint32_t)config_default_num("batch.max_spans");
 	if (s->batch_max > OTLP_MAX_SPANS)
 		s->batch_max = OTLP_MAX_SPANS;
-	s->queue_max = o->queue_max_spans ? o->queue_max_spans : EXPORTER_DEFAULT_QUEUE_MAX_SPANS;
+	s->queue_max = o->queue_max_spans ? o->queue_max_spans :
+					    (uint32_t)config_default_num("queue.max_spans");
 	s->batch_timeout_ns = o->batch_timeout_ns ? o->batch_timeout_ns :
-						    EXPORTER_DEFAULT_BATCH_TIMEOUT_NS;
-	s->timeout_ns = o->timeout_ns ? o->timeout_ns : EXPORTER_DEFAULT_TIMEOUT_NS;
+						    config_default_num("batch.timeout");
+	s->timeout_ns = o->timeout_ns ? o->timeout_ns : config_default_num("exporter.timeout");
 	s->retry_initial_ns = o->retry_initial_ns ? o->retry_initial_ns :
-						    EXPORTER_DEFAULT_RETRY_INITIAL_NS;
-	s->retry_max_ns = o->retry_max_ns ? o->retry_max_ns : EXPORTER_DEFAULT_RETRY_MAX_NS;
-	s->retry_max_elapsed_ns = o->retry_max_elapsed_ns ? o->retry_max_elapsed_ns :
-							    EXPORTER_DEFAULT_RETRY_MAX_ELAPSED_NS;
+						    config_default_num("retry.initial_interval");
+	s->retry_max_ns = o->retry_max_ns ? o->retry_max_ns :
+					    config_default_num("retry.max_interval");
+	s->retry_max_elapsed_ns = o->retry_max_elapsed_ns ?
+					  o->retry_max_elapsed_ns :
+					  config_default_num("retry.max_elapsed_time");
 	s->insecure = o->tls_insecure_skip_verify;
 	s->endpoint = strdup(o->endpoint);
 	s->user_agent = strdup(o->user_agent ? o->user_agent : "spanbpf/" SPANBPF_VERSION);

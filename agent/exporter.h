@@ -30,15 +30,10 @@
 #include "config.h"
 #include "span.h"
 
-#define EXPORTER_DEFAULT_BATCH_MAX_SPANS 512
-#define EXPORTER_DEFAULT_BATCH_TIMEOUT_NS (5ull * 1000000000)
-#define EXPORTER_DEFAULT_QUEUE_MAX_SPANS 65536
-#define EXPORTER_DEFAULT_TIMEOUT_NS (10ull * 1000000000)
-#define EXPORTER_DEFAULT_RETRY_INITIAL_NS (500ull * 1000000)
-#define EXPORTER_DEFAULT_RETRY_MAX_NS (30ull * 1000000000)
-#define EXPORTER_DEFAULT_RETRY_MAX_ELAPSED_NS (300ull * 1000000000)
-
-/* Settings; a zero number means its default.  Everything is copied. */
+/*
+ * Settings; a zero number means the config table's default for the setting
+ * named beside it (config_default_num()).  Everything is copied.
+ */
 struct exporter_opts {
 	const char *endpoint;		/* full URL, e.g. http://collector:4318/v1/traces */
 	int compression;		/* enum config_compression: COMPRESSION_NONE or _GZIP */
@@ -61,14 +56,14 @@ struct exporter_opts {
 	const char *tls_cert_file;
 	const char *tls_key_file;
 	bool tls_insecure_skip_verify;
-	uint32_t batch_max_spans;	/* spans per request (capped at OTLP_MAX_SPANS); 512 */
-	uint64_t batch_timeout_ns;	/* longest wait for a batch to fill; 5 s */
-	uint32_t queue_max_spans;	/* queued spans before submit drops; 65536 */
-	uint64_t timeout_ns;		/* per HTTP request, connection included; 10 s */
+	uint32_t batch_max_spans;	/* batch.max_spans: per request, capped at OTLP_MAX_SPANS */
+	uint64_t batch_timeout_ns;	/* batch.timeout: longest wait for a batch to fill */
+	uint32_t queue_max_spans;	/* queue.max_spans: queued before submit drops */
+	uint64_t timeout_ns;		/* exporter.timeout: per request, connection included */
 	const char *user_agent;		/* NULL: "spanbpf/<version>" */
-	uint64_t retry_initial_ns;	/* first backoff, doubled per retry; 500 ms */
-	uint64_t retry_max_ns;		/* backoff and Retry-After cap; 30 s */
-	uint64_t retry_max_elapsed_ns;	/* give a batch up this long after 1st try; 5 min */
+	uint64_t retry_initial_ns;	/* retry.initial_interval: first backoff, then doubled */
+	uint64_t retry_max_ns;		/* retry.max_interval: backoff and Retry-After cap */
+	uint64_t retry_max_elapsed_ns;	/* retry.max_elapsed_time: give up after the 1st try */
 };
 
 /* Why a request did not deliver its batch (one per failed request). */

@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <string.h>
 
-/* RFC 9110 §5.6.2: tchar. */
-static bool is_tchar(unsigned char c)
+#include "hex.h"
+
+bool http_is_tchar(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
 		return true;
@@ -146,9 +147,9 @@ int http_request_prefix(const char *buf, size_t len)
 
 	start = skip_empty_lines(buf, len, &partial);
 	i = start;
-	if (i == len)
+	if (i == len || partial)
 		return HTTP_PREFIX_MAYBE;
-	while (i < len && is_tchar((unsigned char)buf[i]) && i - start < TXN_METHOD_MAX)
+	while (i < len && http_is_tchar((unsigned char)buf[i]) && i - start < TXN_METHOD_MAX)
 		i++;
 	if (i - start >= TXN_METHOD_MAX)
 		return HTTP_PREFIX_NO;
@@ -181,6 +182,8 @@ int http_response_prefix(const char *buf, size_t len)
 	int v, k;
 
 	i = skip_empty_lines(buf, len, &partial);
+	if (partial)
+		return HTTP_PREFIX_MAYBE;
 	v = match_version(buf + i, len - i, &minor);
 	if (v <= 0)
 		return v < 0 ? HTTP_PREFIX_NO : HTTP_PREFIX_MAYBE;
@@ -192,7 +195,7 @@ int http_response_prefix(const char *buf, size_t len)
 	for (k = 0; k < 3; k++, i++) {
 		if (i == len)
 			return HTTP_PREFIX_MAYBE;
-		if (buf[i] < '0' || buf[i] > '9' || (k == 0 && buf[i] == '0'))
+		if (buf[i] < '0' || buf[i] > '9' || (k == 0 && (buf[i] == '0' || buf[i] > '5')))
 			return HTTP_PREFIX_NO;
 	}
 	if (i == len || buf[i] == ' ')
@@ -206,6 +209,7 @@ struct fields {
 	bool has_content_length;
 	bool has_transfer_encoding;
 	bool chunked;
+	bool chunked_twice;	/* "chunked" applied more than once (RFC 9112 §6.1: MUST NOT) */
 	bool conn_close;
 	bool conn_keep_alive;
 	bool last_framing;	/* the previous field was Content-Length or Transfer-Encoding */
@@ -281,6 +285,8 @@ static bool te_element(const char *e, size_t n, void *arg)
 	while (m < n && e[m] != ';')
 		m++;
 	e = trim(e, &m);
+	if (f->chunked && eq_nocase(e, m, "chunked"))
+		f->chunked_twice = true;
 	f->chunked = eq_nocase(e, m, "chunked");
 	return true;
 }
@@ -315,14 +321,37 @@ static bool common_field(struct fields *f, const char *name, size_t nlen, const 
 	return true;
 }
 
+/*
+ * Framing that strict parsers refuse (RFC 9112 §6.1, §6.3, §11.2): both
+ * Content-Length and Transfer-Encoding, a transfer coding in an HTTP/1.0
+ * message, chunked applied twice.  Any of these lets two parsers disagree
+ * on where the message ends, which is how requests are smuggled.
+ */
+static bool framing_ok(const struct fields *f, uint8_t version_minor)
+{
+	if (f->has_transfer_encoding && (f->has_content_length || version_minor == 0))
+		return false;
+	return !f->chunked_twice;
+}
+
 /* Per-head callback for a field other than the framing ones. */
 typedef void (*field_fn)(void *msg, const char *name, size_t nlen, const char *v, size_t n);
 
+/* What a head's field lines may contain beyond the RFC 9112 §5 grammar. */
+enum fold_rule {
+	FOLD_REJECT,		/* requests: obs-fold is an error (§5.2 lets a server reject) */
+	FOLD_UNLESS_FRAMING,	/* responses: obs-fold is one SP (§5.2), except after framing */
+};
+
 /*
  * Parse the field lines of a head: buf[0..len) starts after the start line
- * and ends with the blank line.  Returns false on bad syntax.
+ * and ends with the blank line.  Every line ends the way the start line did:
+ * with crlf, a bare LF is an error (a strict parser would read the bytes
+ * after it as the same field's value, we would read a new field).  Returns
+ * false on bad syntax.
  */
-static bool parse_fields(const char *buf, size_t len, struct fields *f, field_fn fn, void *msg)
+static bool parse_fields(const char *buf, size_t len, bool crlf, enum fold_rule fold,
+			 struct fields *f, field_fn fn, void *msg)
 {
 	size_t i = 0;
 	bool first = true;
@@ -336,7 +365,9 @@ static bool parse_fields(const char *buf, size_t len, struct fields *f, field_fn
 			return false;
 		n = (size_t)(nl - line);
 		i += n + 1;
-		if (n && line[n - 1] == '\r')
+		if (crlf != (n && line[n - 1] == '\r'))
+			return false;
+		if (crlf)
 			n--;
 		if (n == 0)
 			return i == len;
@@ -344,12 +375,12 @@ static bool parse_fields(const char *buf, size_t len, struct fields *f, field_fn
 			return false;
 		if (is_ows((unsigned char)line[0])) {
 			/* obs-fold continues the previous value: ignored unless framing. */
-			if (first || f->last_framing)
+			if (fold == FOLD_REJECT || first || f->last_framing)
 				return false;
 			continue;
 		}
 		first = false;
-		for (k = 0; k < n && is_tchar((unsigned char)line[k]); k++)
+		for (k = 0; k < n && http_is_tchar((unsigned char)line[k]); k++)
 			;
 		if (k == 0 || k == n || line[k] != ':')
 			return false;
@@ -430,6 +461,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	struct fields f = { 0 };
 	size_t start, i, mark, eol;
 	const char *nl;
+	bool crlf;
 	int end;
 
 	end = locate_head(buf, len, &start, http_request_prefix);
@@ -448,12 +480,13 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	if (!nl)
 		return HTTP_ERROR;
 	eol = (size_t)(nl - buf);
-	if (eol > start && buf[eol - 1] == '\r')
+	crlf = eol > start && buf[eol - 1] == '\r';
+	if (crlf)
 		eol--;
 
 	/* method SP request-target SP HTTP-version */
 	i = start;
-	while (i < eol && is_tchar((unsigned char)buf[i]))
+	while (i < eol && http_is_tchar((unsigned char)buf[i]))
 		i++;
 	if (i == start || i - start >= TXN_METHOD_MAX || i == eol || buf[i] != ' ')
 		return HTTP_ERROR;
@@ -469,7 +502,9 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	if (eol - i != 8 || match_version(buf + i, 8, &req->version_minor) != 1)
 		return HTTP_ERROR;
 
-	if (!parse_fields(nl + 1, (size_t)(buf + end - (nl + 1)), &f, request_field, &rc))
+	if (!parse_fields(nl + 1, (size_t)(buf + end - (nl + 1)), crlf, FOLD_REJECT, &f,
+			  request_field, &rc) ||
+	    !framing_ok(&f, req->version_minor))
 		return HTTP_ERROR;
 	req->content_length = f.content_length;
 	req->has_content_length = f.has_content_length;
@@ -486,6 +521,7 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 	struct fields f = { 0 };
 	size_t start, i, eol, k;
 	const char *nl;
+	bool crlf;
 	int end;
 
 	end = locate_head(buf, len, &start, http_response_prefix);
@@ -495,10 +531,11 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 	if (!nl)
 		return HTTP_ERROR;
 	eol = (size_t)(nl - buf);
-	if (eol > start && buf[eol - 1] == '\r')
+	crlf = eol > start && buf[eol - 1] == '\r';
+	if (crlf)
 		eol--;
 
-	/* HTTP-version SP 3DIGIT [SP reason-phrase] */
+	/* HTTP-version SP 3DIGIT [SP reason-phrase], status 100..599 (RFC 9110 §15) */
 	i = start;
 	if (eol - i < 12 || match_version(buf + i, 8, &r.version_minor) != 1 || buf[i + 8] != ' ')
 		return HTTP_ERROR;
@@ -510,7 +547,7 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 			return HTTP_ERROR;
 		r.status = r.status * 10 + (int)d;
 	}
-	if (r.status < 100)
+	if (r.status < 100 || r.status > 599)
 		return HTTP_ERROR;
 	i += 3;
 	if (i < eol && buf[i] != ' ')
@@ -522,7 +559,9 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 			return HTTP_ERROR;
 	}
 
-	if (!parse_fields(nl + 1, (size_t)(buf + end - (nl + 1)), &f, NULL, NULL))
+	if (!parse_fields(nl + 1, (size_t)(buf + end - (nl + 1)), crlf, FOLD_UNLESS_FRAMING, &f,
+			  NULL, NULL) ||
+	    !framing_ok(&f, r.version_minor))
 		return HTTP_ERROR;
 	r.content_length = f.content_length;
 	r.has_content_length = f.has_content_length;
@@ -600,16 +639,6 @@ bool http_chunked_done(const struct http_chunked *c)
 	return c->state == CH_DONE;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The size line has ended: go to data or to the trailer section. */
 static void chunk_size_done(struct http_chunked *c)
 {
@@ -627,7 +656,7 @@ int http_chunked_feed(struct http_chunked *c, const char *buf, size_t len, size_
 
 		switch (c->state) {
 		case CH_SIZE:
-			h = hexval(ch);
+			h = hex_value(ch);
 			if (h < 0)
 				goto error;
 			c->remaining = (uint64_t)h;
@@ -665,7 +694,7 @@ int http_chunked_feed(struct http_chunked *c, const char *buf, size_t len, size_
 		}
 		switch (c->state) {
 		case CH_SIZE_MORE:
-			h = hexval(ch);
+			h = hex_value(ch);
 			if (h >= 0) {
 				/* Leading zeros are free (the line length bounds them). */
 				if (c->remaining && c->ndigits >= CHUNK_DIGITS_MAX)

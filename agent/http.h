@@ -14,6 +14,9 @@
 
 #include "txn.h"
 
+/* RFC 9110 §5.6.2 tchar: a byte of a token (methods, field names, header names in the config). */
+bool http_is_tchar(unsigned char c);
+
 /* Longest head (start line, fields, blank line) accepted, in bytes. */
 #define HTTP_HEAD_MAX 16384
 
@@ -41,7 +44,7 @@ struct http_request {
 
 /* A response head. */
 struct http_response {
-	int status;				/* 100..999 */
+	int status;				/* 100..599 */
 	uint8_t version_minor;
 	uint64_t content_length;
 	bool has_content_length;
@@ -53,15 +56,23 @@ struct http_response {
 
 /*
  * Parse the request head at the start of buf[0..len).  Empty lines before
- * the request line are skipped (RFC 9112 §2.2).  Lines end in CRLF or LF.
+ * the request line are skipped (RFC 9112 §2.2); a lone CR at the end may
+ * start one, so it needs more.  Lines end in CRLF, or all of them in LF.
  * Returns the head length (through its blank line), HTTP_NEED_MORE when the
- * bytes so far are a valid beginning, HTTP_ERROR when they cannot be one
- * (bad syntax, conflicting Content-Length, a head over HTTP_HEAD_MAX).
+ * bytes so far are a valid beginning, HTTP_ERROR when they cannot be one.
+ * Malformed, as strict parsers (RFC 9112 §11) have it: bad syntax, a bare
+ * LF in a CRLF head, obs-fold, Content-Length with Transfer-Encoding,
+ * differing or invalid Content-Length, a transfer coding in HTTP/1.0,
+ * chunked applied twice, a head over HTTP_HEAD_MAX.
  * *req is filled when the result is positive, unspecified otherwise.
  */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
-/* The same for a response head ("HTTP/1.x SSS reason"). */
+/*
+ * The same for a response head ("HTTP/1.x SSS reason", SSS in 100..599), with
+ * the same rules except that obs-fold is one SP (RFC 9112 §5.2) unless it
+ * continues Content-Length or Transfer-Encoding.
+ */
 int http_parse_response(const char *buf, size_t len, struct http_response *resp);
 
 /*

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * log.c - leveled log lines on stderr (see log.h).
+ */
 #include "log.h"
 
 #include <stdarg.h>

@@ -172,6 +172,8 @@ static void usage(FILE *f)
 		" if present,\n"
 		"                      else built-in defaults)\n"
 		"      --check-config  validate the configuration and exit (0 = valid)\n"
+		"      --print-config  print the effective configuration (file, ${VAR}, OTEL_*)\n"
+		"                      as YAML, each value's source in a comment, and exit\n"
 		"      --console       also print each finished span as one line on stdout\n"
 		"      --record FILE   also write every kernel record to FILE (for\n"
 		"                      tests/bench/replay: the agent's own cost, replayed)\n"
@@ -395,6 +397,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "print-config", no_argument, NULL, 'P' },
 		{ "console", no_argument, NULL, 'o' },
 		{ "record", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
@@ -403,7 +406,7 @@ int main(int argc, char **argv)
 	};
 	struct agent a = { 0 };
 	const char *config_path = CONFIG_DEFAULT_PATH;
-	bool explicit_path = false, check_only = false;
+	bool explicit_path = false, check_only = false, print_only = false;
 	struct pipeline_opts plopts = { 0 };
 	struct uprobes_opts uopts = { 0 };
 	struct exporter_opts eopts = { 0 };
@@ -425,6 +428,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check_only = true;
+			break;
+		case 'P':
+			print_only = true;
 			break;
 		case 'o':
 			plopts.console = true;
@@ -457,6 +463,10 @@ int main(int argc, char **argv)
 	a.explicit_path = explicit_path;
 	if (load_config(&a.cfg, config_path, explicit_path))
 		return 2;
+	if (print_only) {
+		config_print_sources(&a.cfg, stdout);
+		return fflush(stdout) ? 1 : 0;
+	}
 	if (check_only) {
 		printf("%s: configuration is valid\n",
 		       explicit_path || access(config_path, F_OK) == 0 ? config_path : "defaults");

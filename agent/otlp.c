@@ -47,45 +47,7 @@ static const pb_any any_init =
 /* Bits 0-7 of Span.flags are the W3C trace flags (SPAN_FLAGS_TRACE_FLAGS_MASK). */
 #define SPAN_FLAGS_TRACE_FLAGS_MASK 0xffu
 
-/* ---- UTF-8 ---------------------------------------------------------------- */
-
-/*
- * Length of the well-formed UTF-8 sequence at p, 0 if there is none.  p is
- * NUL-terminated: a NUL is never a continuation byte, so utf8_char_len()
- * stops there whatever n says.
- */
-static size_t utf8_seq(const unsigned char *p)
-{
-	return utf8_char_len((const char *)p, 4);
-}
-
-/*
- * Bytes s takes once each byte of a bad sequence is replaced by U+FFFD (no
- * NUL); *bad tells whether any was.
- */
-static size_t utf8_measure(const char *s, bool *bad)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len, k;
-
-	*bad = false;
-	/* Almost every string is ASCII: settle those without the full decoder. */
-	while (*p && *p < 0x80)
-		p++;
-	len = (size_t)(p - (const unsigned char *)s);
-	while (*p) {
-		k = utf8_seq(p);
-		if (k) {
-			len += k;
-			p += k;
-		} else {
-			len += 3;
-			p++;
-			*bad = true;
-		}
-	}
-	return len;
-}
+/* ---- UTF-8 (the repair itself is utf8.c's) --------------------------------- */
 
 /*
  * Bytes (with the NUL) that s needs once each byte of a bad sequence is
@@ -94,36 +56,15 @@ static size_t utf8_measure(const char *s, bool *bad)
 static size_t utf8_repair_len(const char *s)
 {
 	bool bad;
-	size_t len = utf8_measure(s, &bad);
+	size_t len = utf8_repaired_len(s, strlen(s), &bad);
 
 	return bad ? len + 1 : 0;
-}
-
-/* Copy s to dst replacing bad bytes by U+FFFD, no NUL; returns the end of dst. */
-static char *utf8_repair_to(char *dst, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t k;
-
-	while (*p) {
-		k = utf8_seq(p);
-		if (k) {
-			memcpy(dst, p, k);
-			dst += k;
-			p += k;
-		} else {
-			memcpy(dst, "\xef\xbf\xbd", 3);
-			dst += 3;
-			p++;
-		}
-	}
-	return dst;
 }
 
 /* Copy s to dst replacing bad bytes by U+FFFD; dst has utf8_repair_len(s) bytes. */
 static void utf8_repair(char *dst, const char *s)
 {
-	*utf8_repair_to(dst, s) = '\0';
+	*utf8_repair_copy(dst, s, strlen(s)) = '\0';
 }
 
 /* ---- grouping by resource ------------------------------------------------- */
@@ -416,7 +357,7 @@ static uint8_t *put_fixed64(uint8_t *p, uint64_t v)
 /* Largest encoded span accepted (a span holds a few KiB at most). */
 #define OTLP_SPAN_MAX (16u << 20)
 
-/* A string as it is written: len bytes once repaired (bad: through utf8_repair_to()). */
+/* A string as it is written: len bytes once repaired (bad: through utf8_repair_copy()). */
 struct wstr {
 	const char *s;	/* NULL: empty */
 	size_t len;
@@ -439,7 +380,7 @@ static int wstr_measure(struct wstr *w, const char *s)
 {
 	w->s = s;
 	w->bad = false;
-	w->len = s ? utf8_measure(s, &w->bad) : 0;
+	w->len = s ? utf8_repaired_len(s, strlen(s), &w->bad) : 0;
 	return w->len > OTLP_SPAN_MAX ? -E2BIG : 0;
 }
 
@@ -447,7 +388,7 @@ static uint8_t *put_wstr(uint8_t *p, uint8_t tag, const struct wstr *w)
 {
 	p = put_head(p, tag, w->len);
 	if (w->bad)
-		return (uint8_t *)utf8_repair_to((char *)p, w->s);
+		return (uint8_t *)utf8_repair_copy((char *)p, w->s, strlen(w->s));
 	if (w->len)
 		memcpy(p, w->s, w->len);
 	return p + w->len;

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * portscan.c - start-up scan of /proc/net/tcp{,6} for the processes listening
+ * on filters.ports (see portscan.h).
+ */
 #include "portscan.h"
 
 #include <dirent.h>
@@ -21,12 +25,7 @@ static bool port_wanted(unsigned int port, const uint16_t *ports, size_t n)
 	return false;
 }
 
-/*
- * One row of a /proc/net/tcp-format table: its local port and socket inode
- * when it is a listener (state 0A) with an inode.  False for anything else,
- * the header and garbage included.
- */
-static bool parse_listener(const char *line, unsigned int *port, uint64_t *inode)
+bool portscan_parse_line(const char *line, unsigned int *port, uint64_t *inode)
 {
 	char local[64], remote[64];
 	unsigned int st, uid;
@@ -59,7 +58,7 @@ int portscan_listen_inodes(const char *path, const uint16_t *ports, size_t nport
 		unsigned int port;
 		uint64_t inode;
 
-		if (parse_listener(line, &port, &inode) && port_wanted(port, ports, nports))
+		if (portscan_parse_line(line, &port, &inode) && port_wanted(port, ports, nports))
 			inodes[n++] = inode;
 	}
 	fclose(f);
@@ -177,7 +176,7 @@ static bool read_listeners(const char *path, struct listeners *l)
 		unsigned int port;
 		uint64_t inode;
 
-		if (!parse_listener(line, &port, &inode))
+		if (!portscan_parse_line(line, &port, &inode))
 			continue;
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? 2 * l->cap : 64;

@@ -8,8 +8,16 @@
 #ifndef SPANBPF_PORTSCAN_H
 #define SPANBPF_PORTSCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * One NUL-terminated row of a /proc/net/tcp-format table: its local port and
+ * socket inode when it is a listener (state 0A) with an inode.  False for
+ * anything else, the header and garbage included.  Pure (for fuzzers).
+ */
+bool portscan_parse_line(const char *line, unsigned int *port, uint64_t *inode);
 
 /*
  * Collect the socket inodes of TCP listeners (state 0A) on any of ports from

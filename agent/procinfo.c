@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * procinfo.c - one resource per traced process from /proc (executable,
+ * environ, cgroup) and the config's services rules, cached (see procinfo.h).
+ */
 #include "procinfo.h"
+#include "baggage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,11 +108,7 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 	return (ssize_t)got;
 }
 
-/*
- * Parse "pid (comm) state ppid ... starttime ..." (comm may hold spaces and
- * parentheses: it ends at the last ')').  Returns 0 or -1 when malformed.
- */
-static int parse_stat(const char *buf, size_t n, char *comm, size_t commlen, uint64_t *start)
+int procinfo_parse_stat(const char *buf, size_t n, char *comm, size_t commlen, uint64_t *start)
 {
 	const char *lp = memchr(buf, '(', n);
 	const char *rp = memrchr(buf, ')', n);
@@ -158,7 +159,7 @@ static int read_stat(const char *root, uint32_t tgid, char *comm, size_t commlen
 	n = read_file(path, buf, sizeof(buf));
 	if (n <= 0)
 		return -1;
-	return parse_stat(buf, (size_t)n, comm, commlen, start);
+	return procinfo_parse_stat(buf, (size_t)n, comm, commlen, start);
 }
 
 static bool starts_with(const char *s, size_t n, const char *prefix, size_t plen)
@@ -166,82 +167,23 @@ static bool starts_with(const char *s, size_t n, const char *prefix, size_t plen
 	return n >= plen && memcmp(s, prefix, plen) == 0;
 }
 
-static int hexval(char c)
+int procinfo_resource_attrs(const char *s, size_t n, procinfo_attr_fn *fn, void *ctx)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	char key[PROCINFO_ATTR_KEY_MAX], value[PROCINFO_ATTR_VALUE_MAX];
+	struct baggage_iter it;
+	int r, count = 0;
 
-/* Narrow [*s, *e) past blanks on both sides. */
-static void trim_blanks(const char **s, const char **e)
-{
-	while (*s < *e && (**s == ' ' || **s == '\t'))
-		(*s)++;
-	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
-		(*e)--;
-}
-
-/*
- * Percent-decode [s, e) into out as UTF-8, cut (at a character boundary) to
- * fit outlen; a "%" not followed by two hex digits stays, a decoded NUL ends
- * the text.  out is "" when the text is empty.
- */
-static void percent_decode(const char *s, const char *e, char *out, size_t outlen)
-{
-	char dec[PROCINFO_ATTR_VALUE_MAX];
-	size_t m = 0;
-
-	for (; s < e && m < sizeof(dec); s++) {
-		int hi = e - s >= 3 && *s == '%' ? hexval(s[1]) : -1;
-		int lo = hi >= 0 ? hexval(s[2]) : -1;
-
-		if (lo >= 0) {
-			dec[m++] = (char)(hi << 4 | lo);
-			s += 2;
-		} else {
-			dec[m++] = *s;
-		}
+	/* A value its own SDK would discard gives nothing here either. */
+	if (!baggage_valid(s, n))
+		return -1;
+	baggage_init(&it, s, n);
+	while ((r = baggage_next(&it, key, sizeof(key), value, sizeof(value))) != BAGGAGE_END) {
+		if (r != BAGGAGE_MEMBER || !value[0])
+			continue;	/* over our limits, or empty */
+		fn(ctx, key, value);
+		count++;
 	}
-	m = strnlen(dec, m);
-	utf8_sanitize(out, outlen, dec, m);
-}
-
-typedef void res_attr_fn(void *ctx, const char *key, const char *value);
-
-/*
- * Call fn for each "key=value" member of an OTEL_RESOURCE_ATTRIBUTES value
- * (s, n bytes), in order: key and value blank-trimmed, percent-decoded and
- * made UTF-8 (the value cut to PROCINFO_ATTR_VALUE_MAX - 1 bytes, the key to
- * PROCINFO_ATTR_VALUE_MAX - 1: callers refuse long keys).  Members without
- * '=', with an empty key or an empty value are skipped.
- */
-static void foreach_resource_attr(const char *s, size_t n, res_attr_fn *fn, void *ctx)
-{
-	const char *end = s + n;
-	char key[PROCINFO_ATTR_VALUE_MAX], value[PROCINFO_ATTR_VALUE_MAX];
-
-	while (s < end) {
-		const char *comma = memchr(s, ',', (size_t)(end - s));
-		const char *item_end = comma ? comma : end;
-		const char *eq = memchr(s, '=', (size_t)(item_end - s));
-
-		if (eq) {
-			const char *k = s, *ke = eq, *v = eq + 1, *ve = item_end;
-
-			trim_blanks(&k, &ke);
-			trim_blanks(&v, &ve);
-			percent_decode(k, ke, key, sizeof(key));
-			percent_decode(v, ve, value, sizeof(value));
-			if (key[0] && value[0])
-				fn(ctx, key, value);
-		}
-		s = comma ? comma + 1 : end;
-	}
+	return count;
 }
 
 /* service.name of OTEL_RESOURCE_ATTRIBUTES: the last one wins. */
@@ -296,12 +238,7 @@ static void keep_res_attrs(const char *s, size_t n, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/*
- * The OTEL_* variables of a NUL-separated environment block.  An entry cut
- * by the read limit (no NUL after it) is ignored; for a variable present
- * twice the first wins, as with getenv().
- */
-static void parse_environ(const char *buf, size_t n, struct proc_facts *f)
+void procinfo_parse_environ(const char *buf, size_t n, struct proc_facts *f)
 {
 	static const char svc[] = "OTEL_SERVICE_NAME=";
 	static const char ra[] = "OTEL_RESOURCE_ATTRIBUTES=";
@@ -321,7 +258,7 @@ static void parse_environ(const char *buf, size_t n, struct proc_facts *f)
 				      p + sizeof(svc) - 1, len - (sizeof(svc) - 1));
 		} else if (!seen_ra && starts_with(p, len, ra, sizeof(ra) - 1)) {
 			seen_ra = true;
-			foreach_resource_attr(p + sizeof(ra) - 1, len - (sizeof(ra) - 1),
+			procinfo_resource_attrs(p + sizeof(ra) - 1, len - (sizeof(ra) - 1),
 					      take_service_name, f);
 			keep_res_attrs(p + sizeof(ra) - 1, len - (sizeof(ra) - 1),
 				       f->env_res_attrs, sizeof(f->env_res_attrs));
@@ -341,7 +278,7 @@ static void read_environ(const char *root, uint32_t tgid, char *buf, size_t len,
 	snprintf(path, sizeof(path), "%s/%u/environ", root, tgid);
 	n = read_file(path, buf, len);
 	if (n > 0)
-		parse_environ(buf, (size_t)n, f);
+		procinfo_parse_environ(buf, (size_t)n, f);
 }
 
 /* /proc/PID/exe into link, without " (deleted)": its length, or -1. */
@@ -627,7 +564,7 @@ static struct resource *resource_from_facts(struct procinfo *pi, const struct pr
 	it->arena = 0;
 	load_cfg_attrs(pi->cfg, pi->cfg_attrs);
 	pi->env_attrs->n = 0;
-	foreach_resource_attr(f->env_res_attrs, strlen(f->env_res_attrs), take_env_attr,
+	procinfo_resource_attrs(f->env_res_attrs, strlen(f->env_res_attrs), take_env_attr,
 			      pi->env_attrs);
 	procinfo_service_name(f, pi->cfg, name, sizeof(name));
 

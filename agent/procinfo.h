@@ -182,4 +182,37 @@ int procinfo_read_facts(const char *proc_root, uint32_t tgid, struct proc_facts 
 void procinfo_service_name(const struct proc_facts *f, const struct config *cfg, char *buf,
 			   size_t len);
 
+/* ---- the parsers of /proc content, pure (no I/O), for tests and fuzzers */
+
+/*
+ * Parse /proc/PID/stat content "pid (comm) state ppid ... starttime ..."
+ * (n bytes, any content; comm may hold spaces and parentheses: it ends at
+ * the last ')').  comm gets the name made UTF-8, *start field 22.  Returns
+ * 0, or -1 when malformed.
+ */
+int procinfo_parse_stat(const char *buf, size_t n, char *comm, size_t commlen, uint64_t *start);
+
+/*
+ * The OTEL_* variables of a NUL-separated /proc/PID/environ block (n bytes,
+ * any content) into f (env_service_name, env_res_service_name,
+ * env_res_attrs; other fields untouched).  An entry cut by the read limit
+ * (no NUL after it) is ignored; for a variable present twice the first
+ * wins, as with getenv().
+ */
+void procinfo_parse_environ(const char *buf, size_t n, struct proc_facts *f);
+
+typedef void procinfo_attr_fn(void *ctx, const char *key, const char *value);
+
+/*
+ * Call fn for each member of a process's OTEL_RESOURCE_ATTRIBUTES value
+ * (s, n bytes), in order, decoded by the rules of baggage.h (the same as
+ * for the agent's own variable): key and value UTF-8, NUL-terminated.
+ * Members with an empty value, a key of PROCINFO_ATTR_KEY_MAX bytes or more
+ * or a value of PROCINFO_ATTR_VALUE_MAX or more are skipped.  A value with
+ * any format error (a member without '=', an empty key, a bad %-escape) is
+ * discarded whole, as the process's own OpenTelemetry SDK would: returns -1
+ * and calls fn for none.  Else returns the number of calls.
+ */
+int procinfo_resource_attrs(const char *s, size_t n, procinfo_attr_fn *fn, void *ctx);
+
 #endif /* SPANBPF_PROCINFO_H */

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/* procmaps.c - executable mappings of a process from /proc/PID/maps (see procmaps.h). */
 #include "procmaps.h"
+
+#include "hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,16 +33,9 @@ static bool hex(const char **p, const char *end, uint64_t *v)
 	int digits = 0;
 
 	for (; *p < end; (*p)++, digits++) {
-		char c = **p;
-		int d;
+		int d = hex_value((unsigned char)**p);
 
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		if (d < 0)
 			break;
 		if (digits == 16)
 			return false;
@@ -207,7 +203,7 @@ static int mark_first(struct procmaps *pm)
 
 int procmaps_parse(const char *buf, size_t n, const char *exe_path, struct procmaps **out)
 {
-	const char *p = buf, *end = buf + n;
+	const char *p = buf, *end = buf ? buf + n : buf;	/* NULL + 0 is undefined in C */
 	const char *first_path = NULL;
 	size_t first_len = 0, exe_len = 0;
 	struct procmaps *pm;

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * span.c - the span and resource model with its arena (see span.h).
+ */
 #include "span.h"
 
 #include <stdint.h>

@@ -24,7 +24,8 @@
 #define TXN_F_LOST_SYNC		0x04 /* end found by fallback (next request, close, idle) */
 #define TXN_F_TARGET_TRUNCATED	0x08 /* request target longer than TXN_TARGET_MAX-1 */
 #define TXN_F_CONN_REFUSED	0x10 /* client: connect() failed (issue 3) */
-#define TXN_F_TLS		0x20 /* over TLS: the plaintext came from a TLS library's hooks */
+#define TXN_F_RESP_MALFORMED	0x20 /* a response head came and did not parse: no status */
+#define TXN_F_TLS		0x40 /* over TLS: the plaintext came from a TLS library's hooks */
 
 struct http_txn {
 	uint64_t txn_id;	/* unique per exchange, the same in on_request and on_txn */

@@ -57,9 +57,59 @@ bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+static const char repl[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+size_t utf8_repaired_len(const char *s, size_t n, bool *bad)
+{
+	size_t i = 0, len = 0;
+	bool any = false;
+
+	while (i < n) {
+		size_t k;
+
+		/* Almost every string is ASCII: settle those bytes without the decoder. */
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			len++;
+			continue;
+		}
+		k = utf8_char_len(s + i, n - i);
+		if (k) {
+			len += k;
+			i += k;
+		} else {
+			len += sizeof(repl) - 1;
+			i++;
+			any = true;
+		}
+	}
+	if (bad)
+		*bad = any;
+	return len;
+}
+
+char *utf8_repair_copy(char *dst, const char *src, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = utf8_char_len(src + i, n - i);
+
+		if (k) {
+			memcpy(dst, src + i, k);
+			dst += k;
+			i += k;
+		} else {
+			memcpy(dst, repl, sizeof(repl) - 1);
+			dst += sizeof(repl) - 1;
+			i++;
+		}
+	}
+	return dst;
+}
+
 size_t utf8_sanitize(char *dst, size_t dstlen, const char *src, size_t n)
 {
-	static const char repl[] = "\xef\xbf\xbd"; /* U+FFFD */
 	size_t i = 0, o = 0;
 
 	if (!dstlen)

@@ -23,4 +23,18 @@ bool utf8_valid(const char *s, size_t n);
  */
 size_t utf8_sanitize(char *dst, size_t dstlen, const char *src, size_t n);
 
+/*
+ * The bytes n bytes at s take once repaired as utf8_sanitize() does (each
+ * byte that starts no valid character becomes the 3 bytes of U+FFFD), NUL
+ * not counted; *bad (may be NULL) tells whether any byte is replaced.
+ */
+size_t utf8_repaired_len(const char *s, size_t n, bool *bad);
+
+/*
+ * The repair of utf8_sanitize() into dst, which holds utf8_repaired_len()
+ * bytes: no bound, no NUL (for encoders that measured first).  Returns the
+ * end of what was written.
+ */
+char *utf8_repair_copy(char *dst, const char *src, size_t n);
+
 #endif /* SPANBPF_UTF8_H */

@@ -10,6 +10,8 @@
 #   bash tests/run.sh -L unit         # extra arguments go to ctest
 #   SPANBPF_BUILD_DIR=b bash tests/run.sh
 #   SPANBPF_SKIP_INSTALL=1 bash tests/run.sh   # no apt/npm: use what is installed
+#   CI=true bash tests/run.sh         # also: unit tests under ASan/UBSan (build-asan)
+#                                     # and every fuzz target for 30 s (build-fuzz)
 #
 # Works without sudo when run as root; as a user it uses sudo for apt only.
 set -euo pipefail
@@ -30,10 +32,11 @@ fi
 # node and npm count as present when their commands are there, whatever
 # installed them (a nodejs from elsewhere already ships npm and conflicts with
 # Debian's npm package).
-PACKAGES=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev libdw-dev
-	libcapstone-dev zlib1g-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
-	libyaml-dev libmicrohttpd-dev libcmocka-dev golang-go nginx wrk apache2-utils curl nodejs npm
-	python3 iproute2 openssl procps podman runc debootstrap)
+PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev llvm libbpf-dev bpftool
+	libelf-dev libdw-dev libcapstone-dev zlib1g-dev libdeflate-dev libprotobuf-c-dev
+	protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev golang-go
+	nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps podman runc debootstrap
+	docker-compose)
 
 missing_packages() {
 	local p
@@ -116,4 +119,19 @@ fi
 say "test"
 rc=0
 ctest --test-dir "$BUILD_DIR" --output-on-failure "$@" || rc=$?
+
+# CI also runs the unit tests once more with AddressSanitizer and UBSan (a second build
+# directory, every source compiled with them); the integration tests run once, above.
+if [[ ${CI:-} == true ]]; then
+	ASAN_DIR=${SPANBPF_ASAN_BUILD_DIR:-build-asan}
+	say "sanitizers: configure and build the unit tests ($ASAN_DIR, -fsanitize=address,undefined)"
+	CC=clang cmake -S . -B "$ASAN_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPANBPF_SANITIZE=ON
+	cmake --build "$ASAN_DIR" -j "$(nproc)" --target unit_tests
+	say "sanitizers: unit tests"
+	ctest --test-dir "$ASAN_DIR" --output-on-failure -L unit || rc=1
+	# Every libFuzzer target for a bounded smoke run (tests/fuzz/run.sh; 30 s each by
+	# default); any finding fails CI.
+	say "fuzz: every target for ${SPANBPF_FUZZ_SECONDS:-30}s (tests/fuzz/run.sh)"
+	bash tests/fuzz/run.sh "${SPANBPF_FUZZ_SECONDS:-30}" || rc=1
+fi
 exit "$rc"

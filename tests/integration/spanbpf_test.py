@@ -893,6 +893,25 @@ def requirement_missing(msg):
     sys.exit(SKIP)
 
 
+def need_tool(test, tool, package):
+    """The path of tool for test (a unittest.TestCase).  Missing: under CI=true, install
+    Debian package `package` with apt-get and fail if that does not bring it; elsewhere
+    skip the test with a message (a file whose tests all skip exits 77)."""
+    path = shutil.which(tool)
+    if path:
+        return path
+    if not in_ci():
+        test.skipTest("%s not installed (Debian package %s): not checked" % (tool, package))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    r = subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True,
+                       text=True, timeout=600, env=env)
+    path = shutil.which(tool)
+    if not path:
+        test.fail("CI=true: %s is needed and apt-get install %s did not bring it (status %d):\n%s"
+                  % (tool, package, r.returncode, (r.stdout + r.stderr)[-2000:]))
+    return path
+
+
 def main(classes, needs_root=True, needs_agent=True, name=None):
     parse_args()
     signal.signal(signal.SIGTERM, _on_signal)

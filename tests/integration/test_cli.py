@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The command line: --version, --help, --check-config, and refusing to run unprivileged."""
+"""The command line: --version, --help, --check-config, --print-config, and refusing to run
+unprivileged."""
 import os
 import re
 import shutil
@@ -80,7 +81,7 @@ class Cli(unittest.TestCase):
         r = run([T.OPTS.agent, "--help"])
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout + r.stderr
-        for opt in ("--config", "--console", "--check-config", "--version"):
+        for opt in ("--config", "--console", "--check-config", "--print-config", "--version"):
             self.assertIn(opt, out, "--help does not mention %s" % opt)
 
     def test_unknown_option_fails(self):
@@ -99,6 +100,31 @@ class Cli(unittest.TestCase):
         self.assertTrue(p.exists(), "config/spanbpf.yaml missing")
         r = run([T.OPTS.agent, "--config", p, "--check-config"])
         self.assertEqual(r.returncode, 0, "config/spanbpf.yaml rejected:\n%s%s" % (r.stdout, r.stderr))
+
+    def test_print_config(self):
+        """The effective config with each value's source; what it prints loads back the same."""
+        p = self.write("print", VALID + "resource:\n  attributes:\n    team: ${SPANBPF_T_TEAM:-core}\n")
+        env = T.clean_env({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_RESOURCE_ATTRIBUTES": "tier=web"})
+        r = subprocess.run([str(T.OPTS.agent), "--config", str(p), "--print-config"], capture_output=True,
+                           text=True, timeout=30, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertIn("\nbatch.timeout: 200ms  # %s:7\n" % p, out)
+        self.assertIn("\nexporter.timeout: 2500ms  # env OTEL_EXPORTER_OTLP_TIMEOUT\n", out)
+        self.assertIn("\nresource.attributes:  # %s:15, env OTEL_RESOURCE_ATTRIBUTES\n"
+                      "  team: core\n  tier: web\n" % p, out)
+        self.assertIn("\nqueue.max_spans: 65536  # default\n", out)
+        printed = self.write("printed", out)
+        r2 = subprocess.run([str(T.OPTS.agent), "--config", str(printed), "--print-config"],
+                            capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        strip = lambda text: [l.split("  # ")[0] for l in text.splitlines() if not l.startswith("#")]
+        self.assertEqual(strip(r2.stdout), strip(out))
+        bad = subprocess.run([str(T.OPTS.agent), "--config", str(p), "--print-config"],
+                             capture_output=True, timeout=30,
+                             env=T.clean_env({"OTEL_RESOURCE_ATTRIBUTES": os.fsdecode(b"a=\xff")}))
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn(b"OTEL_RESOURCE_ATTRIBUTES: not valid UTF-8", bad.stderr)
 
     def test_check_config_missing_file(self):
         p = self.dir / "does-not-exist.yaml"

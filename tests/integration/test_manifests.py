@@ -12,7 +12,6 @@ systemd unit and the paths `cmake --install` puts things at.  No root needed.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import unittest
@@ -38,8 +37,8 @@ KINDS = {
     "daemonset.yaml": ("apps/v1", "DaemonSet"),
 }
 BASE_IMAGE = "debian:bookworm-slim"
-RUNTIME_PACKAGES = {"libbpf1", "libelf1", "libdw1", "libcapstone4", "zlib1g", "libprotobuf-c1",
-                    "libcurl4", "libyaml-0-2", "libmicrohttpd12", "ca-certificates"}
+RUNTIME_PACKAGES = {"libbpf1", "libelf1", "libdw1", "libcapstone4", "zlib1g", "libdeflate0",
+                    "libprotobuf-c1", "libcurl4", "libyaml-0-2", "libmicrohttpd12", "ca-certificates"}
 # In the base image already (Essential or required by it).
 BASE_PACKAGES = {"libc6", "libgcc-s1"}
 ENTRYPOINT = ["/usr/local/bin/spanbpf", "--config", "/etc/spanbpf/spanbpf.yaml"]
@@ -292,8 +291,8 @@ class Dockerfile(unittest.TestCase):
 
     def test_runtime_packages_cover_the_binary(self):
         """Each library the agent links (ELF NEEDED) comes from a runtime package or the base."""
-        if not shutil.which("readelf") or not shutil.which("dpkg"):
-            self.skipTest("readelf or dpkg missing")
+        T.need_tool(self, "readelf", "binutils")
+        T.need_tool(self, "dpkg", "dpkg")
         r = subprocess.run(["readelf", "-d", T.OPTS.agent], capture_output=True, text=True, timeout=30)
         needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
         self.assertTrue(needed, "no NEEDED entries in %s" % T.OPTS.agent)
@@ -368,10 +367,7 @@ class Compose(unittest.TestCase):
 
     def test_compose_tool_accepts_it(self):
         """docker-compose's own schema, when it is installed (it is not needed to run the tests)."""
-        tool = shutil.which("docker-compose")
-        if not tool:
-            T.log("docker-compose not installed: its schema check is left out")
-            return
+        tool = T.need_tool(self, "docker-compose", "docker-compose")
         r = subprocess.run([tool, "-f", str(D.COMPOSE), "config", "-q"], capture_output=True, text=True,
                            timeout=60, env=T.clean_env())
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -452,9 +448,7 @@ class Systemd(unittest.TestCase):
 
     def test_systemd_analyze_verify(self):
         """systemd's own parser: no unknown or malformed setting."""
-        if not shutil.which("systemd-analyze"):
-            T.log("systemd-analyze not installed: the unit's syntax is not checked by systemd")
-            return
+        T.need_tool(self, "systemd-analyze", "systemd")
         r = subprocess.run(["systemd-analyze", "verify", str(self.UNIT)], capture_output=True,
                            text=True, timeout=60)
         problems = [l for l in (r.stdout + r.stderr).split("\n") if l.strip()

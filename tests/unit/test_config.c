@@ -1907,16 +1907,27 @@ static void test_shipped_config(void **state)
 	assert_config_equal(&cfg, &def);
 }
 
-static char *print_to_string(const struct config *cfg)
+/* What print (config_print or config_print_sources) writes for cfg, in a new string. */
+static char *print_with(void (*print)(const struct config *, FILE *), const struct config *cfg)
 {
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
 
 	assert_non_null(f);
-	config_print(cfg, f);
+	print(cfg, f);
 	fclose(f);
 	return out;
+}
+
+static char *print_to_string(const struct config *cfg)
+{
+	return print_with(config_print, cfg);
+}
+
+static char *print_sources_to_string(const struct config *cfg)
+{
+	return print_with(config_print_sources, cfg);
 }
 
 static void test_print(void **state)
@@ -2062,6 +2073,138 @@ static void test_print(void **state)
 /* ---- robustness ------------------------------------------------------------------------ */
 
 /* Every prefix and many byte mutations of valid files load or fail cleanly. */
+/* Modules whose zero option means "the default" read it from the table. */
+static void test_default_num(void **state)
+{
+	struct config def;
+
+	config_defaults(&def);
+	assert_int_equal(config_default_num("batch.timeout"), def.batch_timeout_ns);
+	assert_int_equal(config_default_num("batch.max_spans"), def.batch_max_spans);
+	assert_int_equal(config_default_num("queue.max_spans"), def.queue_max_spans);
+	assert_int_equal(config_default_num("exporter.timeout"), def.exporter_timeout_ns);
+	assert_int_equal(config_default_num("retry.initial_interval"),
+			 def.retry_initial_interval_ns);
+	assert_int_equal(config_default_num("retry.max_interval"), def.retry_max_interval_ns);
+	assert_int_equal(config_default_num("retry.max_elapsed_time"),
+			 def.retry_max_elapsed_time_ns);
+	assert_int_equal(config_default_num("exporter.endpoint"), 0);
+	assert_int_equal(config_default_num("no.such.key"), 0);
+}
+
+/* printed (by config_print_sources) loads into *back over defaults, with cfg's settings. */
+static void assert_loads_back(const char *printed, const struct config *cfg, struct config *back)
+{
+	char *a, *b;
+
+	config_defaults(back);
+	if (load(back, printed)) {
+		config_errors_print(&errs, stderr);
+		fail_msg("printed config does not load:\n%s", printed);
+	}
+	a = print_to_string(cfg);
+	b = print_to_string(back);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+/* --print-config: each value's source in a comment, and the text loads back the same. */
+static void test_print_sources(void **state)
+{
+	struct config cfg, back;
+	char *out;
+
+	load_ok(&cfg, "batch:\n  timeout: 2s\nresource:\n  attributes:\n    team: core\n");
+	fake_env_set(2, "OTEL_RESOURCE_ATTRIBUTES", "env.x=1",
+		     "OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 0);
+	out = print_sources_to_string(&cfg);
+	assert_non_null(strstr(out, "\nbatch.timeout: 2s  # t.yaml:2\n"));
+	assert_non_null(strstr(out, "\nresource.attributes:  # t.yaml:4, "
+				    "env OTEL_RESOURCE_ATTRIBUTES\n  team: core\n  env.x: 1\n"));
+	assert_non_null(strstr(out, "\nexporter.endpoint: http://c:4318/v1/traces  "
+				    "# env OTEL_EXPORTER_OTLP_ENDPOINT\n"));
+	assert_non_null(strstr(out, "\nlog.level: info  # default\n"));
+	assert_null(strstr(out, "\nbatch.max_spans: 512\n"));
+	assert_loads_back(out, &cfg, &back);
+	free(out);
+}
+
+/*
+ * Everything YAML reads as a line break or refuses is escaped: C0 and C1
+ * controls (U+0085 is NEL), DEL, U+2028/2029, U+FEFF, U+FFFE/FFFF.
+ */
+static void test_print_escapes(void **state)
+{
+	static const char *const values[] = {
+		"x\xc2\x85y",		/* U+0085 */
+		"p\xe2\x80\xa8q",	/* U+2028 */
+		"p\xe2\x80\xa9q",	/* U+2029 */
+		"\xc2\x81",		/* a C1 control */
+		"\xef\xbf\xbe",		/* U+FFFE */
+		"\xef\xbf\xbf",		/* U+FFFF */
+		"\xef\xbb\xbf" "bom",	/* U+FEFF */
+		"tab\there",
+		"del\x7f",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",	/* printable: stays as it is */
+	};
+	struct config cfg, back;
+	char *out;
+
+	config_defaults(&cfg);
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
+		snprintf(cfg.resource_attributes[i].name, CONFIG_KV_NAME_MAX, "k%zu", i);
+		snprintf(cfg.resource_attributes[i].value, CONFIG_KV_VALUE_MAX, "%s", values[i]);
+	}
+	cfg.nresource_attributes = ARRAY_SIZE(values);
+	out = print_sources_to_string(&cfg);
+	assert_non_null(strstr(out, "  k0: \"x\\x85y\"\n"));
+	assert_non_null(strstr(out, "  k1: \"p\\u2028q\"\n"));
+	assert_non_null(strstr(out, "  k2: \"p\\u2029q\"\n"));
+	assert_non_null(strstr(out, "  k3: \"\\x81\"\n"));
+	assert_non_null(strstr(out, "  k4: \"\\ufffe\"\n"));
+	assert_non_null(strstr(out, "  k5: \"\\uffff\"\n"));
+	assert_non_null(strstr(out, "  k6: \"\\ufeffbom\"\n"));
+	assert_non_null(strstr(out, "  k7: \"tab\\x09here\"\n"));
+	assert_non_null(strstr(out, "  k8: \"del\\x7f\"\n"));
+	assert_non_null(strstr(out, "  k9: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n"));
+	assert_loads_back(out, &cfg, &back);
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++)
+		assert_string_equal(back.resource_attributes[i].value, values[i]);
+	free(out);
+}
+
+/* Environment values are text: not UTF-8 is refused, naming the variable. */
+static void test_env_utf8(void **state)
+{
+	struct config cfg;
+	char out[64], why[256];
+
+	config_defaults(&cfg);
+	fake_env_set(1, "OTEL_RESOURCE_ATTRIBUTES", "a=caf\xe9");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 1);
+	assert_string_equal(errs.msg[0], "OTEL_RESOURCE_ATTRIBUTES: not valid UTF-8 "
+					 "(byte 0xe9 at offset 5)");
+	fake_env_set(1, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://h\xc0\xaf/");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 1);
+	/* Percent-decoded bytes that are not UTF-8 become U+FFFD (W3C Baggage), as in procinfo. */
+	fake_env_set(1, "OTEL_RESOURCE_ATTRIBUTES", "a=%C3%28");
+	assert_int_equal(config_apply_env(&cfg, fake_getenv, &errs), 0);
+	assert_string_equal(cfg.resource_attributes[0].value, "\xef\xbf\xbd(");
+	/* ${VAR} expansion, with its getenv injected. */
+	fake_env_set(2, "GOOD", "caf\xc3\xa9", "BAD", "\xff");
+	assert_true(config_expand("x${GOOD}y$$", fake_getenv, out, sizeof(out), why,
+				  sizeof(why)));
+	assert_string_equal(out, "xcaf\xc3\xa9y$");
+	assert_false(config_expand("${BAD}", fake_getenv, out, sizeof(out), why, sizeof(why)));
+	assert_string_equal(why, "environment variable BAD is not valid UTF-8");
+	assert_true(config_expand("${UNSET:-d}", fake_getenv, out, sizeof(out), why,
+				  sizeof(why)));
+	assert_string_equal(out, "d");
+	assert_false(config_expand("${UNSET}", fake_getenv, out, sizeof(out), why, sizeof(why)));
+}
+
 static void test_garbage(void **state)
 {
 	static const char *const files[] = { SHIPPED_CONFIG, TEST_DATA_DIR "/config_valid.yaml",
@@ -2129,6 +2272,10 @@ int main(void)
 		cmocka_unit_test(test_env_timeout_and_tls),
 		cmocka_unit_test(test_env_pairs),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_default_num),
+		cmocka_unit_test(test_print_sources),
+		cmocka_unit_test(test_print_escapes),
+		cmocka_unit_test(test_env_utf8),
 		cmocka_unit_test(test_process_selected),
 		cmocka_unit_test(test_service_name),
 		cmocka_unit_test(test_shipped_config),

@@ -384,7 +384,8 @@ static void server_start(const enum action *script, size_t n)
 	server_free_records();
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.lock, NULL);
-	memcpy(srv.script, script, n * sizeof(*script));
+	if (n)
+		memcpy(srv.script, script, n * sizeof(*script));
 	srv.nscript = n;
 	for (int i = 0; i < MAX_CONNS; i++) {
 		srv.conns[i].fd = -1;

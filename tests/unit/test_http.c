@@ -82,8 +82,10 @@ static void test_request_bare_lf_and_leading_blank_lines(void **state)
 	assert_string_equal(r.method, "DELETE");
 	assert_string_equal(r.host, "h");
 	assert_true(r.conn_close);
-	/* Mixed endings. */
-	assert_int_equal(req("GET / HTTP/1.1\r\nA: b\n\r\n", &r), 23);
+	/* Mixed endings: a bare LF in a CRLF head (or a CR in an LF one) is malformed. */
+	assert_int_equal(req("GET / HTTP/1.1\r\nA: b\n\r\n", &r), HTTP_ERROR);
+	assert_int_equal(req("GET / HTTP/1.1\r\nA: b\r\n\n", &r), HTTP_ERROR);
+	assert_int_equal(req("GET / HTTP/1.1\nA: b\r\n\r\n", &r), HTTP_ERROR);
 }
 
 /* Every proper prefix needs more; the whole head parses; bytes after it are not taken. */
@@ -253,10 +255,16 @@ static void test_transfer_encoding(void **state)
 	assert_true(req("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", &r) > 0);
 	assert_true(r.chunked);
 	assert_int_equal(http_request_body(&r, &len), HTTP_BODY_CHUNKED);
-	/* Transfer-Encoding overrides Content-Length. */
-	assert_true(req("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
-			"Transfer-Encoding: chunked\r\n\r\n", &r) > 0);
-	assert_int_equal(http_request_body(&r, &len), HTTP_BODY_CHUNKED);
+	/* Transfer-Encoding and Content-Length together: malformed (RFC 9112 §6.1). */
+	assert_int_equal(req("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n", &r), HTTP_ERROR);
+	assert_int_equal(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+			      "Content-Length: 3\r\n\r\n", &rs), HTTP_ERROR);
+	/* A transfer coding in HTTP/1.0, chunked applied twice: malformed. */
+	assert_int_equal(req("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &r),
+			 HTTP_ERROR);
+	assert_int_equal(req("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+			     &r), HTTP_ERROR);
 	/* Several fields make one list: the last coding counts. */
 	assert_true(req("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
 			"Transfer-Encoding: gzip\r\n\r\n", &r) > 0);
@@ -274,6 +282,7 @@ static void test_transfer_encoding(void **state)
 
 static void test_field_syntax(void **state)
 {
+	struct http_response rs;
 	static const char *const bad[] = {
 		"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
 		"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
@@ -295,9 +304,12 @@ static void test_field_syntax(void **state)
 			n = sizeof("GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n") - 1;
 		assert_int_equal(http_parse_request(bad[i], n, &r), HTTP_ERROR);
 	}
-	/* obs-fold after an ordinary field is tolerated (and ignored). */
-	assert_true(req("GET / HTTP/1.1\r\nX-A: a\r\n  more\r\nHost: h\r\n\r\n", &r) > 0);
-	assert_string_equal(r.host, "h");
+	/* obs-fold: malformed in a request; one SP in a response, unless it continues framing. */
+	assert_int_equal(req("GET / HTTP/1.1\r\nX-A: a\r\n  more\r\nHost: h\r\n\r\n", &r),
+			 HTTP_ERROR);
+	assert_true(resp("HTTP/1.1 200 OK\r\nX-A: a\r\n  more\r\n\r\n", &rs) > 0);
+	assert_int_equal(resp("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 2\r\n\r\n", &rs),
+			 HTTP_ERROR);
 }
 
 static void test_field_limits(void **state)

@@ -648,7 +648,7 @@ static void test_resource_attr_precedence(void **state)
 	pi = new_pi_cfg(cfg, "node-7", -1);
 	fake_proc(220, "app", 1, "/srv/app",
 		  ENV("OTEL_RESOURCE_ATTRIBUTES=team=proc, app.tier = web ,service.name=x,"
-		      "process.pid=1,k8s.pod.uid=envuid,a%2Cb=c%3Dd,empty=,=novalue,noeq,"
+		      "process.pid=1,k8s.pod.uid=envuid,a%2Cb=c%3Dd,empty=,,"
 		      "container.id=envcid,dropped=proc\0"));
 	write_file(220, "cgroup", ENV("0::/kubepods/pod" PODUID "/" CID "\n"));
 	r = procinfo_resource(pi, 220);
@@ -673,6 +673,72 @@ static void test_resource_attr_precedence(void **state)
 	resource_unref(r);
 	procinfo_free(pi);
 	free(cfg);
+}
+
+struct first_attr {
+	char key[64], value[64];
+	int n;
+};
+
+/* procinfo_attr_fn: keep the first member seen. */
+static void record_attr(void *ctx, const char *key, const char *value)
+{
+	struct first_attr *got = ctx;
+
+	if (got->n++ == 0) {
+		snprintf(got->key, sizeof(got->key), "%s", key);
+		snprintf(got->value, sizeof(got->value), "%s", value);
+	}
+}
+
+/*
+ * A process's OTEL_RESOURCE_ATTRIBUTES is decoded by the same rules as the
+ * agent's own (baggage.h): %XX in keys and values, bad UTF-8 after decoding
+ * made U+FFFD; any format error discards the whole value, as the process's
+ * own SDK would.
+ */
+static void test_resource_attrs_decoding(void **state)
+{
+	static const struct {
+		const char *value;
+		int calls;		/* -1: discarded */
+		const char *first_key, *first_value;
+	} cases[] = {
+		{ "a=1", 1, "a", "1" },
+		{ " a%20b = c%2Cd ,", 1, "a b", "c,d" },
+		{ "k=%E2%82%AC", 1, "k", "\xe2\x82\xac" },
+		{ "k=%C3%28", 1, "k", "\xef\xbf\xbd(" },	/* not UTF-8: U+FFFD */
+		{ "k=%c3%a9", 1, "k", "\xc3\xa9" },		/* hex in either case */
+		{ "k=v=w", 1, "k", "v=w" },
+		{ "empty=,k=v", 1, "k", "v" },
+		{ ",,k=v,,", 1, "k", "v" },
+		{ "", 0, NULL, NULL },
+		{ "a=1,noeq", -1, NULL, NULL },
+		{ "a=1,=v", -1, NULL, NULL },
+		{ "a=%zz", -1, NULL, NULL },
+		{ "a=%4", -1, NULL, NULL },
+		{ "a=x%00y", -1, NULL, NULL },
+		{ "service.name=x,bad", -1, NULL, NULL },
+	};
+
+	struct first_attr none = { .n = 0 };
+
+	/* A raw NUL inside the value (the fuzzer's "\0\xf0=\xf4") once gave an empty key. */
+	assert_int_equal(procinfo_resource_attrs("\0\xf0=\xf4", 4, record_attr, &none), -1);
+	assert_int_equal(procinfo_resource_attrs("a=x\0y", 5, record_attr, &none), -1);
+	assert_int_equal(none.n, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct first_attr got = { .n = 0 };
+		int r = procinfo_resource_attrs(cases[i].value, strlen(cases[i].value),
+						record_attr, &got);
+
+		if (r != cases[i].calls)
+			fail_msg("\"%s\": %d, want %d", cases[i].value, r, cases[i].calls);
+		if (cases[i].first_key) {
+			assert_string_equal(got.key, cases[i].first_key);
+			assert_string_equal(got.value, cases[i].first_value);
+		}
+	}
 }
 
 /* Every attribute fits, however long: the arena is sized to the resource. */
@@ -716,7 +782,8 @@ static void test_resource_attr_limits(void **state)
 	assert_non_null(a);
 	assert_string_equal(a->s, "again");
 	assert_string_equal(r->attrs[5 + CONFIG_MAX_ATTRIBUTES].key, "env.0");
-	assert_res_str(r, "env.1", big);
+	/* A member over the limits is left out (env.1 keeps its first value). */
+	assert_res_str(r, "env.1", "value-1");
 	assert_res_str(r, "env.31", "value-31");
 	assert_res_none(r, "env.32");
 	assert_res_str(r, "process.executable.path", "/srv/app");
@@ -929,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_services_rule_order),
 		cmocka_unit_test(test_port_rule_later_listen),
 		cmocka_unit_test(test_resource_attr_precedence),
+		cmocka_unit_test(test_resource_attrs_decoding),
 		cmocka_unit_test(test_resource_attr_limits),
 		cmocka_unit_test(test_container_attrs),
 		cmocka_unit_test(test_reset),

@@ -1682,17 +1682,24 @@ static void random_exchanges_oracle(struct oracle *out)
 	}
 	for (conn = 0; conn < 300; conn++) {
 		uint64_t id = 5000 + (uint64_t)conn;
-		struct sim s = conn % 2 ? client(t, id) : server(t, id);
+		/*
+		 * Static, not in this block: query() still answers from every sim
+		 * (v2_sims) at the sweeps after the loop.
+		 */
+		static struct sim sims[300];
+		struct sim *s = &sims[conn];
 		uint8_t rq = conn % 2 ? W : R, rs = conn % 2 ? R : W;
 		int rounds = 1 + (int)(fuzz_rand(&seed) % 8), r;
+
+		*s = conn % 2 ? client(t, id) : server(t, id);
 
 		bool closing = fuzz_rand(&seed) % 3 != 0;
 
 		if (fuzz_rand(&seed) % 5 == 0) {
 			/* Older than the agent: joined in the middle of some response. */
-			s.role = fuzz_rand(&seed) % 2 ? SB_ROLE_UNKNOWN : s.role;
-			s.no_conn_start = true;
-			sim_str(&s, rs, "r\r\n\r\nHTTP/1.1 299 Stale\r\nContent-Length: 0\r\n\r\n");
+			s->role = fuzz_rand(&seed) % 2 ? SB_ROLE_UNKNOWN : s->role;
+			s->no_conn_start = true;
+			sim_str(s, rs, "r\r\n\r\nHTTP/1.1 299 Stale\r\nContent-Length: 0\r\n\r\n");
 		}
 		for (r = 0; r < rounds; r++) {
 			int depth = fuzz_rand(&seed) % 4 == 0 ? 1 + (int)(fuzz_rand(&seed) % 5) : 1;
@@ -1702,19 +1709,19 @@ static void random_exchanges_oracle(struct oracle *out)
 			for (i = 0; i < depth; i++) {
 				lens[i] = oracle_message(&seed, msgs[i], true, k + (unsigned)i,
 							 &head_req[i], false);
-				oracle_send(&seed, &s, rq, msgs[i], lens[i]);
+				oracle_send(&seed, s, rq, msgs[i], lens[i]);
 			}
 			for (i = 0; i < depth; i++) {
 				bool last = closing && r == rounds - 1 && i == depth - 1;
 
 				lens[i] = oracle_message(&seed, msgs[i], false, k + (unsigned)i,
 							 &head_req[i], last);
-				oracle_send(&seed, &s, rs, msgs[i], lens[i]);
+				oracle_send(&seed, s, rs, msgs[i], lens[i]);
 			}
 			k += (unsigned)depth;
 		}
 		if (closing)
-			sim_close(&s);
+			sim_close(s);
 	}
 	tracker_sweep(t, clock_ns + SEC / 10);
 	tracker_sweep(t, clock_ns + 3 * SEC);
