@@ -251,12 +251,14 @@ class Phase:
 
 
 def link_row(role, styles):
-    """The table row a role's link belongs to: in-process calls by style, hops by caller style."""
+    """The table row a role's link belongs to: in-process calls by style, hops by caller
+    style.  Rows sort in chain order: a tier's call, then the hop to the next tier."""
     tier, kind = role
     if kind == CLIENT:
-        return "in %-6s %s" % (tier, STYLE_TEXT[tier][styles[tier]])
+        return "%d in  %-6s %s" % (2 * TIERS.index(tier), tier, STYLE_TEXT[tier][styles[tier]])
     caller = TIERS[TIERS.index(tier) - 1]
-    return "hop %-6s -> %-6s after %s" % (caller, tier, STYLE_TEXT[caller][styles[caller]])
+    return "%d hop %-6s -> %-6s after %s" % (2 * TIERS.index(caller) + 1, caller, tier,
+                                             STYLE_TEXT[caller][styles[caller]])
 
 
 def analyse(phase, spans, pid_tier):
@@ -304,7 +306,7 @@ def analyse(phase, spans, pid_tier):
                     row[verdict] += 1
                 elif verdict == "wrong":
                     # The front's SERVER span has a parent: no row, but it counts as wrong.
-                    phase.row("root  front SERVER span (must have no parent)")["wrong"] += 1
+                    phase.row("9 root  front SERVER span (must have no parent)")["wrong"] += 1
         if len(traces) > 1:
             whole = False
         if whole:
@@ -433,7 +435,7 @@ def print_table(phases, agent):
     print("# " + head)
     rows = sorted(set(r for n in names for r in phases[n].rows))
     for r in rows:
-        line = "%-72s" % r
+        line = "%-72s" % r.split(" ", 1)[1]
         for n in names:
             c = phases[n].rows.get(r)
             line += " | %-23s" % ("-" if c is None else "%d / %d / %d / %d" % (
@@ -444,6 +446,16 @@ def print_table(phases, agent):
         print("# %s: %d of %d requests whole traces (%.1f %%), %d wrong parents, %d of %d spans, "
               "%.1fs" % (n, len(p.whole), len(p.rids), 100 * len(p.whole) / max(1, len(p.rids)),
                          len(p.wrong), p.spans, len(ROLES) * len(p.rids), p.seconds))
+        why = {}
+        for roles in p.unlinked.values():
+            for role in roles:
+                why["%s %s unlinked" % role] = why.get("%s %s unlinked" % role, 0) + 1
+        for roles in p.missing.values():
+            for role in roles:
+                why["%s %s missing" % role] = why.get("%s %s missing" % role, 0) + 1
+        if why:
+            print("#   requests not whole because: " + ", ".join(
+                "%s in %d" % (k, v) for k, v in sorted(why.items(), key=lambda kv: -kv[1])))
     final = [l for l in agent.stderr().split("\n") if " final: " in l]
     if final:
         fields = re.findall(r"\b((?:links|unlinked|client_spans_unlinked|events_lost)\w*=\d+)",
