@@ -193,11 +193,12 @@ def summarize_server(server, m):
                     ratio[mode] / ratio[fl]))
 
     # Costs.
-    print("\n%-24s %8s %8s %8s %9s %9s %8s %8s %7s %8s %9s" % (
+    print("\n%-24s %8s %8s %8s %9s %9s %8s %8s %7s %8s %9s %8s" % (
         "mode", "BPF ns", "runs", "ns/run", "records", "spans", "server", "µs CPU", "lost",
-        "peak RSS", "sink µs"))
-    print("%-24s %8s %8s %8s %9s %9s %8s %8s %7s %8s %9s" % (
-        "", "/req", "/req", "", "/req", "/req", "sp./req", "/span", "", "MiB", "CPU/req"))
+        "peak RSS", "sink µs", "others'"))
+    print("%-24s %8s %8s %8s %9s %9s %8s %8s %7s %8s %9s %8s" % (
+        "", "/req", "/req", "", "/req", "/req", "sp./req", "/span", "", "MiB", "CPU/req",
+        "runs/req"))
     derived = {}
     for mode in MODES:
         if mode not in m:
@@ -219,12 +220,12 @@ def summarize_server(server, m):
                      if s.total("sink_ticks") is not None else None),
             "other_runs": div(s.total("other_cnt"), req),
         }
-        print("%-24s %8s %8s %8s %9s %9s %8s %8s %7s %8s %9s" % (
+        print("%-24s %8s %8s %8s %9s %9s %8s %8s %7s %8s %9s %8s" % (
             MODE_TEXT[mode], fmt(d["bpf_ns"], "%.0f"), fmt(d["bpf_runs"], "%.2f"),
             fmt(div(d["bpf_ns"], d["bpf_runs"]), "%.0f"), fmt(d["records"], "%.2f"),
             fmt(d["spans"], "%.4f"), fmt(d["server_spans"], "%.4f"),
             fmt(d["cpu_us_span"], "%.2f"), fmt(d["lost"], "%.0f"), fmt(d["rss"], "%.1f"),
-            fmt(d["sink"], "%.2f")))
+            fmt(d["sink"], "%.2f"), fmt(d["other_runs"], "%.2f")))
     for mode in AGENT_MODES:
         if mode in derived and "lookup" in derived and derived[mode]["bpf_ns"] is not None:
             above = derived[mode]["bpf_ns"] - derived["lookup"]["bpf_ns"]
@@ -243,8 +244,9 @@ def summarize_server(server, m):
                     mode, r["round"], r["agent_rc"]))
     other = max((d["other_runs"] or 0) for d in derived.values())
     if other > 0.05:
-        problems.append("other BPF programs on the host ran %.2f times a request: another "
-                        "agent or tracer was running, figures are disturbed" % other)
+        problems.append("other BPF programs on the host ran up to %.2f times a request "
+                        "(column others'): another agent or tracer was running, figures are "
+                        "disturbed" % other)
     for p in problems:
         print("  warning: " + p)
     return targets(server, ratio, derived)
