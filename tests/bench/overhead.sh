@@ -285,9 +285,13 @@ cpu_ticks() {	# utime + stime of a pid, in clock ticks
 cpu_idle() {	# "idle total" jiffies of all CPUs
 	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat
 }
-bpf_sample() {	# pid: "ns cnt other_cnt"
+bpf_sample() {	# pid file: the BPF programs' counters, saved for bpf_delta
+	((BPF_STATS)) || return 0
+	python3 "$BENCH/report.py" bpf "$1" "$2"
+}
+bpf_delta() {	# file-before file-after: "ns cnt other_cnt" (of the tool's programs; others')
 	if ((BPF_STATS)); then
-		python3 "$BENCH/report.py" bpf "$1" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		python3 "$BENCH/report.py" bpfdelta "$1" "$2" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 			print v["ns"], v["cnt"], v["other_cnt"] }'
 	else
 		echo "- - -"
@@ -342,17 +346,17 @@ run_mode() {
 	local server=$1 round=$2 mode=$3 tag=$1-$2-$3 conns=$CONNECTIONS
 	local out=$WORK/wrk-$tag.txt rc=0
 	[[ $server == python ]] && conns=$PY_CONNECTIONS
-	local sp0 sp1 t0=0 t1=0 s0 s1 b0 b1 i0 i1 hwm=- reqs rps non2xx errs
+	local sp0 sp1 t0=0 t1=0 s0 s1 i0 i1 hwm=- reqs rps non2xx errs
 	sp0=$(spans_sample)
 	start_tool "$mode" "$tag"
 	if [[ -n $TOOL_PID ]]; then t0=$(cpu_ticks "$TOOL_PID"); fi
 	s0=$(cpu_ticks "$COLLECTOR_PID")
-	b0=$(bpf_sample "${TOOL_PID:-0}")
+	bpf_sample "${TOOL_PID:-0}" "$WORK/bpf-$tag-0.json"
 	i0=$(cpu_idle)
 	timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" "$URL" >"$out" 2>&1 ||
 		die "wrk failed: $(cat "$out")"
 	i1=$(cpu_idle)
-	b1=$(bpf_sample "${TOOL_PID:-0}")
+	bpf_sample "${TOOL_PID:-0}" "$WORK/bpf-$tag-1.json"
 	s1=$(cpu_ticks "$COLLECTOR_PID")
 	if [[ -n $TOOL_PID ]]; then
 		t1=$(cpu_ticks "$TOOL_PID")
@@ -378,14 +382,12 @@ run_mode() {
 	fi
 	spans_line=$(paste -d' ' <(tr ' ' '\n' <<<"$sp0") <(tr ' ' '\n' <<<"$sp1") | awk '{ printf "%d ", $2 - $1 }')
 	read -r d_total d_server d_client <<<"$spans_line"
-	read -r bns0 bcnt0 bo0 <<<"$b0"
-	read -r bns1 bcnt1 bo1 <<<"$b1"
 	local bpf_ns=- bpf_cnt=- other_cnt=-
-	if [[ $bns0 != - && $mode != off ]]; then
-		bpf_ns=$((bns1 - bns0))
-		bpf_cnt=$((bcnt1 - bcnt0))
+	read -r bpf_ns bpf_cnt other_cnt < <(bpf_delta "$WORK/bpf-$tag-0.json" "$WORK/bpf-$tag-1.json")
+	if [[ $mode == off ]]; then
+		bpf_ns=-
+		bpf_cnt=-
 	fi
-	[[ $bo0 != - ]] && other_cnt=$((bo1 - bo0))
 	local idle
 	idle=$(awk -v a="$i0" -v b="$i1" 'BEGIN { split(a, x, " "); split(b, y, " ");
 		dt = y[2] - x[2]; printf "%.4f", (dt > 0 ? (y[1] - x[1]) / dt : 0) }')

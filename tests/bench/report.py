@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Helpers of tests/bench/overhead.sh (python3 stdlib only).
 
-    report.py bpf PID              "ids=1,2 ns=N cnt=N other_ns=N other_cnt=N": run_time_ns and
-                                   run_cnt summed over the BPF programs PID holds (their ids
-                                   from /proc/PID/fdinfo, their counters from bpftool prog show
-                                   -j), and over every other program on the host ("other": a
-                                   disturbance indicator)
+    report.py bpf PID FILE         save run_time_ns and run_cnt of every BPF program on the
+                                   host (bpftool prog show -j) and the ids of those PID holds
+                                   (from /proc/PID/fdinfo; PID 0: none) to FILE
+    report.py bpfdelta A B         "ns=N cnt=N other_cnt=N" between two saved samples: summed
+                                   over the programs PID held at B, and over every other
+                                   program present in both (a disturbance indicator)
     report.py spans STATS PORT     "total=N server=N client=N": the collector's running totals
                                    (all spans, SERVER spans with server.port PORT, CLIENT spans)
     report.py summary RESULTS [--check]
@@ -58,24 +59,38 @@ def prog_ids_of(pid):
     return ids
 
 
-def cmd_bpf(pid):
-    ids = prog_ids_of(pid)
+def cmd_bpf(pid, path):
+    ids = prog_ids_of(pid) if pid > 0 else set()
     try:
         out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True,
                              timeout=30).stdout
         progs = json.loads(out or "[]")
     except (OSError, ValueError, subprocess.TimeoutExpired):
         progs = []
-    ns = cnt = other_ns = other_cnt = 0
-    for p in progs:
-        if p.get("id") in ids:
-            ns += p.get("run_time_ns", 0)
-            cnt += p.get("run_cnt", 0)
+    sample = {"ours": sorted(ids),
+              "progs": {str(p["id"]): [p.get("run_time_ns", 0), p.get("run_cnt", 0)]
+                        for p in progs if "id" in p}}
+    with open(path, "w") as f:
+        json.dump(sample, f)
+
+
+def cmd_bpfdelta(a_path, b_path):
+    with open(a_path) as f:
+        a = json.load(f)
+    with open(b_path) as f:
+        b = json.load(f)
+    ours = {str(i) for i in b["ours"]}
+    ns = cnt = other = 0
+    for pid, (bns, bcnt) in b["progs"].items():
+        if pid not in a["progs"]:
+            continue
+        ans, acnt = a["progs"][pid]
+        if pid in ours:
+            ns += bns - ans
+            cnt += bcnt - acnt
         else:
-            other_ns += p.get("run_time_ns", 0)
-            other_cnt += p.get("run_cnt", 0)
-    print("ids=%s ns=%d cnt=%d other_ns=%d other_cnt=%d" % (
-        ",".join(str(i) for i in sorted(ids)) or "-", ns, cnt, other_ns, other_cnt))
+            other += bcnt - acnt
+    print("ns=%d cnt=%d other_cnt=%d" % (ns, cnt, other))
 
 
 def cmd_spans(stats, port):
@@ -312,8 +327,11 @@ def targets(server, ratio, d):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[0] == "bpf":
-        cmd_bpf(int(argv[1]))
+    if len(argv) == 3 and argv[0] == "bpf":
+        cmd_bpf(int(argv[1]), argv[2])
+        return 0
+    if len(argv) == 3 and argv[0] == "bpfdelta":
+        cmd_bpfdelta(argv[1], argv[2])
         return 0
     if len(argv) == 3 and argv[0] == "spans":
         cmd_spans(argv[1], argv[2])
