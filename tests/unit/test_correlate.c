@@ -440,6 +440,112 @@ static void test_late_link_moves_children(void **state)
 	correlator_free(c);
 }
 
+/* What release() said (the held spans' fate). */
+static struct {
+	int n;
+	uint64_t root_id;
+	struct span_context self, parent;
+	bool has_parent, sampled;
+} rel;
+
+static void on_release(void *ctx, uint64_t root_id, const struct span_context *self,
+		       const struct span_context *parent, bool sampled)
+{
+	rel.n++;
+	rel.root_id = root_id;
+	rel.self = *self;
+	rel.has_parent = parent != NULL;
+	if (parent)
+		rel.parent = *parent;
+	rel.sampled = sampled;
+}
+
+static struct correlator *new_corr_hold(void)
+{
+	struct correlator_opts o = { .sampling_ratio = 1.0, .release = on_release };
+	struct correlator *c = correlator_new(&o, b);
+
+	assert_non_null(c);
+	memset(&rel, 0, sizeof(rel));
+	return c;
+}
+
+/*
+ * curl -> A over TLS: A's whole exchange, and A's own call, end before
+ * curl's record arrives.  curl's connect was seen, so A's spans wait; the
+ * late client record releases them into curl's trace.
+ */
+static void test_hold_until_late_client(void **state)
+{
+	struct correlator *c = new_corr_hold();
+	struct link ca = { 46000, 443 }, ab = { 46001, 9000 };
+	struct http_txn curl = mk(SB_ROLE_CLIENT, 10, 10, 1, ca, 100);
+	struct http_txn a_in = mk(SB_ROLE_SERVER, 20, 21, 2, ca, 200);
+	struct http_txn a_out = mk(SB_ROLE_CLIENT, 20, 21, 3, ab, 250);
+	struct corr_result r_curl, r_ain, r_aout;
+
+	correlator_on_connect(c, 10, 10, 1, &curl.tuple);
+	correlator_on_request(c, &a_in);
+	correlator_on_request(c, &a_out);
+	correlator_on_txn(c, &a_out, &r_aout);
+	correlator_on_txn(c, &a_in, &r_ain);
+	/* Both wait for A's request's trace to be settled. */
+	assert_true(r_aout.held_by == a_in.txn_id);
+	assert_true(r_ain.held_by == a_in.txn_id);
+	assert_int_equal(rel.n, 0);
+	correlator_on_request(c, &curl);
+	assert_int_equal(rel.n, 1);
+	assert_true(rel.root_id == a_in.txn_id);
+	correlator_on_txn(c, &curl, &r_curl);
+	assert_int_equal(r_curl.held_by, 0);
+	/* The released trace is curl's, and A's request is curl's child. */
+	assert_memory_equal(rel.self.trace_id, r_curl.self.trace_id, 16);
+	assert_memory_equal(rel.self.span_id, r_ain.self.span_id, 8);
+	assert_true(rel.has_parent);
+	assert_memory_equal(rel.parent.span_id, r_curl.self.span_id, 8);
+	correlator_free(c);
+}
+
+/* The client's record never comes: after the wait the spans go in their own trace. */
+static void test_hold_times_out(void **state)
+{
+	struct correlator *c = new_corr_hold();
+	struct link ca = { 46100, 443 };
+	struct http_txn a_in = mk(SB_ROLE_SERVER, 20, 21, 2, ca, 1000);
+	struct http_txn other = mk(SB_ROLE_CLIENT, 10, 10, 1, ca, 900);
+	struct corr_result r;
+	struct correlator_stats st;
+
+	correlator_on_connect(c, 10, 10, 1, &other.tuple);
+	correlator_on_request(c, &a_in);
+	correlator_on_txn(c, &a_in, &r);
+	assert_true(r.held_by == a_in.txn_id);
+	correlator_sweep(c, 1000 + 10000000);	/* 10 ms */
+	assert_int_equal(rel.n, 0);
+	correlator_sweep(c, 1000 + 60000000);	/* 60 ms */
+	assert_int_equal(rel.n, 1);
+	assert_false(rel.has_parent);
+	assert_memory_equal(rel.self.trace_id, r.self.trace_id, 16);
+	correlator_stats(c, &st);
+	assert_int_equal(st.await_timeouts, 1);
+	correlator_free(c);
+}
+
+/* A server whose client is not a traced connection on this node never waits. */
+static void test_no_hold_for_remote_clients(void **state)
+{
+	struct correlator *c = new_corr_hold();
+	struct link ca = { 46200, 80 };
+	struct http_txn a_in = mk(SB_ROLE_SERVER, 20, 21, 2, ca, 1000);
+	struct corr_result r;
+
+	correlator_on_request(c, &a_in);
+	correlator_on_txn(c, &a_in, &r);
+	assert_int_equal(r.held_by, 0);
+	correlator_free(c);
+	assert_int_equal(rel.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +563,9 @@ int main(void)
 		cmocka_unit_test(test_runtime_rules_go_no_thread_link),
 		cmocka_unit_test(test_event_loop_stays),
 		cmocka_unit_test(test_late_link_moves_children),
+		cmocka_unit_test(test_hold_until_late_client),
+		cmocka_unit_test(test_hold_times_out),
+		cmocka_unit_test(test_no_hold_for_remote_clients),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
