@@ -529,6 +529,7 @@ int main(int argc, char **argv)
 	uopts.attach = probe_attach_uprobe;
 	uopts.go_binary_set = probe_go_binary_set;
 	uopts.ssl_enable = probe_ssl_enable;
+	uopts.uv_binary_set = probe_uv_binary_set;
 	uopts.tls = true;
 	uopts.ctx = a.probe;
 	uopts.self_tgid = popts.self_tgid;

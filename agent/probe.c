@@ -286,6 +286,18 @@ void probe_ssl_enable(void *probe)
 	p->skel->bss->ssl_active = true;
 }
 
+int probe_uv_binary_set(void *probe, uint32_t slot, uint32_t stream_fd_offset)
+{
+	struct probe *p = probe;
+	__u32 v[2] = { stream_fd_offset, 0 };
+	int err = bpf_map__update_elem(p->skel->maps.uv_binaries, &slot, sizeof(slot), v, sizeof(v),
+				       BPF_ANY);
+
+	if (!err)
+		p->skel->bss->uv_active = true;
+	return err;
+}
+
 int probe_go_binary_set(void *probe, uint32_t slot, const struct sb_go_binary *b)
 {
 	struct probe *p = probe;

@@ -95,6 +95,9 @@ int probe_attach_uprobe(void *probe, const char *prog_name, const char *path, ui
 /* OpenSSL probes are attached: syscalls look for the SSL call they are inside of. */
 void probe_ssl_enable(void *probe);
 
+/* A libuv binary's uv_stream_s.io_watcher.fd offset, in slot (its probes' cookie). */
+int probe_uv_binary_set(void *probe, uint32_t slot, uint32_t stream_fd_offset);
+
 /* A Go binary's layout for the Go uprobes, in slot (the cookie's upper bits). */
 int probe_go_binary_set(void *probe, uint32_t slot, const struct sb_go_binary *b);
 

@@ -41,7 +41,8 @@ struct uprobes {
 	size_t nseen;
 	uint32_t go_slots;		/* sb_go_binary slots used */
 	_Atomic uint64_t processes, queue_full, go_binaries, go_unprobed, attach_failures;
-	_Atomic uint64_t tls_libraries, tls_unprobed;
+	_Atomic uint64_t tls_libraries, tls_unprobed, uv_binaries;
+	uint32_t uv_slots;		/* uv_binaries slots used */
 };
 
 /* ---- Go: where to attach, and the layout the probes read ------------------------ */
@@ -398,6 +399,57 @@ static void attach_ssl(struct uprobes *u, const char *path, uint32_t pid, struct
 		 fails ? " (some refused: see above)" : "");
 }
 
+/* ---- libuv --------------------------------------------------------------------- */
+
+#define UV_MAX_BINARIES 16	/* bpf/libuv.h */
+
+int uprobes_uv_points(struct elfbin *eb, uint64_t *read_offset, uint32_t *stream_fd)
+{
+	struct elfbin_field_query f = { .type = "uv_stream_s", .member = "io_watcher.fd" };
+	struct elfbin_sym sym;
+
+	if (elfbin_find_symbol(eb, "uv__read", &sym) != 0 || sym.offset == ELFBIN_NO_OFFSET)
+		return -ENOENT;
+	if (elfbin_dwarf_fields(eb, &f, 1) != 1 || f.err)
+		return -ENODATA;
+	*read_offset = sym.offset;
+	*stream_fd = (uint32_t)f.offset;
+	return 0;
+}
+
+static void attach_uv(struct uprobes *u, const char *path, uint32_t pid, struct elfbin *eb)
+{
+	uint64_t off;
+	uint32_t fdoff, slot;
+	int err = uprobes_uv_points(eb, &off, &fdoff);
+
+	if (err == -ENOENT)
+		return;		/* no libuv: nothing to say */
+	if (err) {
+		log_info("uprobes: %s (pid %u): libuv without DWARF for uv_stream_s: its event "
+			 "loop's calls get no parent", path, pid);
+		return;
+	}
+	if (u->uv_slots >= UV_MAX_BINARIES || !u->o.uv_binary_set) {
+		log_warn("uprobes: %s (pid %u): no libuv probes: already %d libuv binaries probed",
+			 path, pid, UV_MAX_BINARIES);
+		return;
+	}
+	slot = u->uv_slots++;
+	if (u->o.uv_binary_set(u->o.ctx, slot, fdoff) != 0)
+		return;
+	/* The return first: an entry never stays without its end. */
+	if (u->o.attach(u->o.ctx, "uv_read_return", path, off, slot, true) != 0 ||
+	    u->o.attach(u->o.ctx, "uv_read_enter", path, off, slot, false) != 0) {
+		atomic_fetch_add(&u->attach_failures, 1);
+		log_warn("uprobes: %s (pid %u): the libuv probes were refused", path, pid);
+		return;
+	}
+	atomic_fetch_add(&u->uv_binaries, 1);
+	log_info("uprobes: %s (pid %u): libuv probes attached (uv__read: the server request an "
+		 "event loop's call is made for)", path, pid);
+}
+
 static bool seen_before(struct uprobes *u, uint64_t dev, uint64_t ino)
 {
 	for (size_t i = 0; i < u->nseen; i++)
@@ -428,11 +480,15 @@ static void look_binary(struct uprobes *u, uint32_t pid, const struct procmaps_e
 	if (u->o.attach && u->o.go_binary_set) {
 		struct elfbin_go go;
 
-		if (e->exe && elfbin_go_info(eb, &go) == 0)
+		if (e->exe && elfbin_go_info(eb, &go) == 0) {
 			attach_go(u, path, pid, eb);
-		else if (u->o.tls)
-			/* libssl, or a binary with OpenSSL linked in (node): quiet when absent. */
-			attach_ssl(u, path, pid, eb, e->exe);
+		} else {
+			if (e->exe)
+				attach_uv(u, path, pid, eb);
+			if (u->o.tls)
+				/* libssl, or OpenSSL linked in (node): quiet when absent. */
+				attach_ssl(u, path, pid, eb, e->exe);
+		}
 	}
 	elfbin_close(eb);
 }
@@ -554,4 +610,5 @@ void uprobes_stats(struct uprobes *u, struct uprobes_stats *out)
 	out->attach_failures = atomic_load(&u->attach_failures);
 	out->tls_libraries = atomic_load(&u->tls_libraries);
 	out->tls_unprobed = atomic_load(&u->tls_unprobed);
+	out->uv_binaries = atomic_load(&u->uv_binaries);
 }

@@ -3,7 +3,8 @@
  * uprobes.h - which binaries of traced processes get uprobes, and attaching
  * them: Go executables (bpf/golang.h: goroutine-aware linking, crypto/tls
  * plaintext), OpenSSL (bpf/openssl.h: shared libssl.so.3, or linked into a
- * binary such as node).
+ * binary such as node), libuv's uv__read (bpf/libuv.h: Node.js's event loop,
+ * which server request a call is made for).
  *
  * Processes are looked at on their own thread (reading a binary's symbols
  * and DWARF takes milliseconds, too long for the ring reader): at start-up
@@ -58,6 +59,7 @@ struct uprobes_opts {
 		      uint64_t cookie, bool retprobe);
 	int (*go_binary_set)(void *ctx, uint32_t slot, const struct sb_go_binary *b);
 	void (*ssl_enable)(void *ctx);		/* once OpenSSL probes are attached */
+	int (*uv_binary_set)(void *ctx, uint32_t slot, uint32_t stream_fd_offset);
 	void *ctx;
 	const char *proc_root;		/* NULL = "/proc" */
 	uint32_t self_tgid;		/* never looked at */
@@ -68,6 +70,12 @@ struct uprobes_opts {
 struct ssl_points {
 	uint64_t read, read_ex, write, write_ex, set_fd, free;
 };
+
+/*
+ * libuv's uv__read in a binary and the offset of uv_stream_s.io_watcher.fd
+ * (DWARF).  0, -ENOENT (no libuv), -ENODATA (no DWARF for the stream).
+ */
+int uprobes_uv_points(struct elfbin *eb, uint64_t *read_offset, uint32_t *stream_fd);
 
 /*
  * The OpenSSL functions of a library or binary (.dynsym or .symtab).
@@ -81,6 +89,7 @@ struct uprobes_stats {
 	uint64_t queue_full;		/* processes not looked at: the queue was full */
 	uint64_t go_binaries;		/* Go binaries probed */
 	uint64_t go_unprobed;		/* Go binaries that could not be (stripped, layout, ABI) */
+	uint64_t uv_binaries;		/* libuv event loops probed (node) */
 	uint64_t tls_libraries;		/* OpenSSL copies probed (a shared libssl, or a binary) */
 	uint64_t tls_unprobed;		/* ... that could not be (symbols missing) */
 	uint64_t attach_failures;	/* single probes the kernel refused */

@@ -465,10 +465,14 @@ static __always_inline void capture(struct sb_conn_state *st, __u64 sk, int fd, 
 	}
 	e->prev = prev;
 	__builtin_memset(&e->parent, 0, sizeof(e->parent));
-	if (start && dir == SB_DIR_WRITE && st->role == SB_ROLE_CLIENT && st->next_parent.how) {
-		/* A runtime hook named the request this client call serves: it goes with its head. */
-		e->parent = st->next_parent;
-		st->next_parent.how = SB_PARENT_UNKNOWN;
+	if (start && dir == SB_DIR_WRITE && st->role == SB_ROLE_CLIENT) {
+		/* A runtime hook names the request this client call serves: it goes with its head. */
+		if (st->next_parent.how) {
+			e->parent = st->next_parent;	/* Go's Transport */
+			st->next_parent.how = SB_PARENT_UNKNOWN;
+		} else {
+			uv_parent(id, &e->parent);	/* an event loop inside a server read */
+		}
 	}
 	if (start)
 		e->flags |= SB_F_MSG_START;

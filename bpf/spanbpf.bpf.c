@@ -21,6 +21,7 @@
 #include "maps.h"
 #include "conn.h"
 #include "select.h"
+#include "libuv.h"
 #include "capture.h"
 #include "golang.h"
 #include "openssl.h"
