@@ -45,7 +45,8 @@ struct entry {
 	struct sb_tuple key;	/* the connection as its client sees it */
 	struct span_context self;
 	struct span_context parent;
-	struct entry *next_id, *next_conn, *next_thread, *next_cid;
+	/* Hash chains (by id, connection, thread, connection id); pprev NULL: not in it. */
+	struct chain { struct entry *next, **pprev; } id_l, conn_l, thread_l, cid_l;
 	struct entry *older, *newer; /* age list, oldest first */
 	struct entry *next_await;	/* c->awaiting, while awaiting */
 };
@@ -72,8 +73,12 @@ struct connect_slot {		/* an outbound connection and the inbound one it serves *
 /* Processes seen serving two connections at once on one thread: event loops. */
 #define NLOOP_SLOTS 1024
 
+#define FREE_MAX 4096	/* entries kept for reuse */
+
 struct correlator {
 	struct builder *b;
+	struct entry *free_list;	/* linked through id_l.next */
+	uint32_t nfree;
 	uint8_t (*rules)(void *ctx, uint32_t tgid);
 	void *rules_ctx;
 	uint32_t event_loops[NLOOP_SLOTS];	/* tgids, direct-mapped (0: free) */
@@ -109,12 +114,12 @@ static uint32_t bucket_thread(uint32_t tgid, uint32_t tid)
 
 static uint32_t bucket_conn(const struct sb_tuple *t)
 {
-	uint64_t h = 1469598103934665603ull;
-	const uint8_t *p = (const uint8_t *)t;
+	uint64_t w[4], h;
 
-	for (size_t i = 0; i < offsetof(struct sb_tuple, family); i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return (uint32_t)mix64(h) & (NBUCKETS - 1);
+	memcpy(w, t->laddr, 16);
+	memcpy(w + 2, t->raddr, 16);
+	h = mix64(w[0] ^ mix64(w[1] ^ mix64(w[2] ^ mix64(w[3] ^ ((uint64_t)t->lport << 16 | t->rport)))));
+	return (uint32_t)h & (NBUCKETS - 1);
 }
 
 static bool tuple_eq(const struct sb_tuple *a, const struct sb_tuple *b)
@@ -172,18 +177,26 @@ struct correlator *correlator_new(const struct correlator_opts *o, struct builde
 	return c;
 }
 
-static void unlink_chain(struct entry **head, struct entry *e, size_t next_off)
-{
-	struct entry **pp = head;
+/* In and out of a hash chain in O(1). */
+#define CHAIN_ADD(head, e, f)							\
+	do {									\
+		(e)->f.next = *(head);						\
+		if ((e)->f.next)						\
+			(e)->f.next->f.pprev = &(e)->f.next;			\
+		*(head) = (e);							\
+		(e)->f.pprev = (head);						\
+	} while (0)
 
-	while (*pp) {
-		if (*pp == e) {
-			*pp = *(struct entry **)((char *)e + next_off);
-			return;
-		}
-		pp = (struct entry **)((char *)*pp + next_off);
-	}
-}
+#define CHAIN_DEL(e, f)								\
+	do {									\
+		if ((e)->f.pprev) {						\
+			*(e)->f.pprev = (e)->f.next;				\
+			if ((e)->f.next)					\
+				(e)->f.next->f.pprev = (e)->f.pprev;		\
+			(e)->f.pprev = NULL;					\
+			(e)->f.next = NULL;					\
+		}								\
+	} while (0)
 
 /* e takes p as parent (both followed): p's subtree, for a late change of trace. */
 static void tree_add(struct entry *p, struct entry *e)
@@ -278,13 +291,10 @@ static void entry_remove(struct correlator *c, struct entry *e)
 static void entry_free(struct correlator *c, struct entry *e)
 {
 	tree_remove(e);
-	unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
-	unlink_chain(&c->by_conn[bucket_conn(&e->key)], e, offsetof(struct entry, next_conn));
-	if (e->role == SB_ROLE_SERVER && !e->ended) {
-		unlink_chain(&c->by_thread[bucket_thread(e->tgid, e->tid)], e,
-			     offsetof(struct entry, next_thread));
-		unlink_chain(&c->by_cid[bucket_id(e->conn_id)], e, offsetof(struct entry, next_cid));
-	}
+	CHAIN_DEL(e, id_l);
+	CHAIN_DEL(e, conn_l);
+	CHAIN_DEL(e, thread_l);
+	CHAIN_DEL(e, cid_l);
 	if (e->older)
 		e->older->newer = e->newer;
 	else
@@ -294,7 +304,13 @@ static void entry_free(struct correlator *c, struct entry *e)
 	else
 		c->newest = e->older;
 	c->count--;
-	free(e);
+	if (c->nfree < FREE_MAX) {
+		e->id_l.next = c->free_list;
+		c->free_list = e;
+		c->nfree++;
+	} else {
+		free(e);
+	}
 }
 
 void correlator_free(struct correlator *c)
@@ -304,12 +320,16 @@ void correlator_free(struct correlator *c)
 	correlator_settle_all(c);
 	while (c->oldest)
 		entry_remove(c, c->oldest);
+	for (struct entry *e = c->free_list, *next; e; e = next) {
+		next = e->id_l.next;
+		free(e);
+	}
 	free(c);
 }
 
 static struct entry *find_id(struct correlator *c, uint64_t txn_id)
 {
-	for (struct entry *e = c->by_id[bucket_id(txn_id)]; e; e = e->next_id)
+	for (struct entry *e = c->by_id[bucket_id(txn_id)]; e; e = e->id_l.next)
 		if (e->txn_id == txn_id)
 			return e;
 	return NULL;
@@ -333,7 +353,7 @@ static struct entry *find_client(struct correlator *c, const struct sb_tuple *ke
 {
 	struct entry *best = NULL;
 
-	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->next_conn)
+	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->conn_l.next)
 		if (e->role == SB_ROLE_CLIENT && !e->matched && tuple_eq(&e->key, key) &&
 		    (!best || e->start_ns < best->start_ns))
 			best = e;
@@ -350,7 +370,7 @@ static struct entry *find_orphan_server(struct correlator *c, const struct sb_tu
 {
 	struct entry *best = NULL;
 
-	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->next_conn)
+	for (struct entry *e = c->by_conn[bucket_conn(key)]; e; e = e->conn_l.next)
 		if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE &&
 		    e->start_ns + LATE_LINK_NS >= client_start && tuple_eq(&e->key, key) &&
 		    (!best || e->start_ns < best->start_ns))
@@ -384,7 +404,7 @@ static void detect_event_loop(struct correlator *c, const struct entry *e)
 {
 	if (is_event_loop(c, e->tgid))
 		return;
-	for (struct entry *o = c->by_thread[bucket_thread(e->tgid, e->tid)]; o; o = o->next_thread)
+	for (struct entry *o = c->by_thread[bucket_thread(e->tgid, e->tid)]; o; o = o->thread_l.next)
 		if (o->tgid == e->tgid && o->tid == e->tid && o->conn_id != e->conn_id) {
 			c->event_loops[loop_slot(e->tgid)] = e->tgid;
 			c->st.event_loops++;
@@ -403,7 +423,7 @@ static struct entry *named_server(struct correlator *c, uint32_t tgid, const str
 	struct entry *found = NULL;
 
 	*ambiguous = false;
-	for (struct entry *e = c->by_cid[bucket_id(p->conn_id)]; e; e = e->next_cid) {
+	for (struct entry *e = c->by_cid[bucket_id(p->conn_id)]; e; e = e->cid_l.next) {
 		if (e->conn_id != p->conn_id || e->msg_seq != p->seq || e->tgid != tgid)
 			continue;
 		if (found) {
@@ -422,7 +442,7 @@ static struct entry *thread_server(struct correlator *c, uint32_t tgid, uint32_t
 	struct entry *found = NULL;
 
 	*ambiguous = false;
-	for (struct entry *e = c->by_thread[bucket_thread(tgid, tid)]; e; e = e->next_thread) {
+	for (struct entry *e = c->by_thread[bucket_thread(tgid, tid)]; e; e = e->thread_l.next) {
 		if (e->tgid != tgid || e->tid != tid)
 			continue;
 		if (found) {
@@ -508,7 +528,7 @@ static struct entry *connect_server(struct correlator *c, const struct http_txn 
 
 	if (k->client_conn_id != txn->conn_id || k->tgid != txn->tgid)
 		return NULL;
-	for (struct entry *e = c->by_thread[bucket_thread(k->tgid, k->tid)]; e; e = e->next_thread)
+	for (struct entry *e = c->by_thread[bucket_thread(k->tgid, k->tid)]; e; e = e->thread_l.next)
 		if (e->tgid == k->tgid && e->tid == k->tid && e->conn_id == k->server_conn_id &&
 		    (!best || e->start_ns > best->start_ns))
 			best = e;
@@ -537,9 +557,16 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 	c->st.requests++;
 	if (c->count >= c->max || find_id(c, txn->txn_id))
 		return;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return;
+	e = c->free_list;
+	if (e) {
+		c->free_list = e->id_l.next;
+		c->nfree--;
+		memset(e, 0, sizeof(*e));
+	} else {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return;
+	}
 	e->txn_id = txn->txn_id;
 	e->conn_id = txn->conn_id;
 	e->start_ns = txn->start_ns;
@@ -641,17 +668,13 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 		e->pending_up = NULL;
 	}
 
-	e->next_id = c->by_id[bucket_id(e->txn_id)];
-	c->by_id[bucket_id(e->txn_id)] = e;
-	e->next_conn = c->by_conn[bucket_conn(&e->key)];
-	c->by_conn[bucket_conn(&e->key)] = e;
+	CHAIN_ADD(&c->by_id[bucket_id(e->txn_id)], e, id_l);
+	CHAIN_ADD(&c->by_conn[bucket_conn(&e->key)], e, conn_l);
 	if (e->role == SB_ROLE_SERVER) {
 		uint32_t bt = bucket_thread(e->tgid, e->tid);
 
-		e->next_thread = c->by_thread[bt];
-		c->by_thread[bt] = e;
-		e->next_cid = c->by_cid[bucket_id(e->conn_id)];
-		c->by_cid[bucket_id(e->conn_id)] = e;
+		CHAIN_ADD(&c->by_thread[bt], e, thread_l);
+		CHAIN_ADD(&c->by_cid[bucket_id(e->conn_id)], e, cid_l);
 	}
 	e->older = c->newest;
 	if (c->newest)
@@ -692,11 +715,9 @@ void correlator_on_txn(struct correlator *c, const struct http_txn *txn, struct 
 		}
 		if (e->awaiting) {
 			/* Kept (by_conn, age list) for the late link; gone from the rest. */
-			unlink_chain(&c->by_id[bucket_id(e->txn_id)], e, offsetof(struct entry, next_id));
-			unlink_chain(&c->by_thread[bucket_thread(e->tgid, e->tid)], e,
-				     offsetof(struct entry, next_thread));
-			unlink_chain(&c->by_cid[bucket_id(e->conn_id)], e,
-				     offsetof(struct entry, next_cid));
+			CHAIN_DEL(e, id_l);
+			CHAIN_DEL(e, thread_l);
+			CHAIN_DEL(e, cid_l);
 			e->ended = true;
 		} else {
 			entry_remove(c, e);

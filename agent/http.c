@@ -13,18 +13,20 @@
 
 #include "hex.h"
 
+/* RFC 9110 tchar: ALPHA / DIGIT and "!#$%&'*+-.^_`|~". */
+const unsigned char http_tchar[256] = {
+	['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 bool http_is_tchar(unsigned char c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	default:
-		return false;
-	}
+	return http_tchar[c];
 }
+
+/* Bytes that end (or break) a field line: LF, CR, NUL. */
+static const unsigned char line_stop[256] = { ['\n'] = 1, ['\r'] = 1, ['\0'] = 1 };
 
 /* A request-target byte: anything visible, no space, no control character. */
 static bool is_target_char(unsigned char c)
@@ -43,10 +45,12 @@ static unsigned char lower(unsigned char c)
 }
 
 /* s[0..n) equals the NUL-terminated lowercase word w, ignoring ASCII case. */
-static bool eq_nocase(const char *s, size_t n, const char *w)
+static inline bool eq_nocase(const char *s, size_t n, const char *w)
 {
 	size_t i;
 
+	if (n != strlen(w))	/* folded for the literals every caller passes */
+		return false;
 	for (i = 0; i < n; i++)
 		if (w[i] == '\0' || lower((unsigned char)s[i]) != (unsigned char)w[i])
 			return false;
@@ -149,7 +153,7 @@ int http_request_prefix(const char *buf, size_t len)
 	i = start;
 	if (i == len || partial)
 		return HTTP_PREFIX_MAYBE;
-	while (i < len && http_is_tchar((unsigned char)buf[i]) && i - start < TXN_METHOD_MAX)
+	while (i < len && http_tchar[(unsigned char)buf[i]] && i - start < TXN_METHOD_MAX)
 		i++;
 	if (i - start >= TXN_METHOD_MAX)
 		return HTTP_PREFIX_NO;
@@ -357,22 +361,26 @@ static bool parse_fields(const char *buf, size_t len, bool crlf, enum fold_rule 
 	bool first = true;
 
 	while (i < len) {
-		const char *line = buf + i, *nl, *v;
-		size_t n, k, vlen;
+		const char *line = buf + i, *v;
+		size_t n, k, vlen, j = i;
 
-		nl = memchr(line, '\n', len - i);
-		if (!nl)
+		/* One pass to the line's end: a CR only right before its LF, no NUL. */
+		while (j < len && !line_stop[(unsigned char)buf[j]])
+			j++;
+		if (j == len || buf[j] == '\0')
 			return false;
-		n = (size_t)(nl - line);
-		i += n + 1;
-		if (crlf != (n && line[n - 1] == '\r'))
-			return false;
-		if (crlf)
-			n--;
+		n = j - i;
+		if (buf[j] == '\r') {
+			if (!crlf || j + 1 == len || buf[j + 1] != '\n')
+				return false;
+			i = j + 2;
+		} else {
+			if (crlf)
+				return false;
+			i = j + 1;
+		}
 		if (n == 0)
 			return i == len;
-		if (memchr(line, '\r', n) || memchr(line, '\0', n))
-			return false;
 		if (is_ows((unsigned char)line[0])) {
 			/* obs-fold continues the previous value: ignored unless framing. */
 			if (fold == FOLD_REJECT || first || f->last_framing)
@@ -380,7 +388,7 @@ static bool parse_fields(const char *buf, size_t len, bool crlf, enum fold_rule 
 			continue;
 		}
 		first = false;
-		for (k = 0; k < n && http_is_tchar((unsigned char)line[k]); k++)
+		for (k = 0; k < n && http_tchar[(unsigned char)line[k]]; k++)
 			;
 		if (k == 0 || k == n || line[k] != ':')
 			return false;
@@ -486,7 +494,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 	/* method SP request-target SP HTTP-version */
 	i = start;
-	while (i < eol && http_is_tchar((unsigned char)buf[i]))
+	while (i < eol && http_tchar[(unsigned char)buf[i]])
 		i++;
 	if (i == start || i - start >= TXN_METHOD_MAX || i == eol || buf[i] != ' ')
 		return HTTP_ERROR;

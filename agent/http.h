@@ -16,6 +16,8 @@
 
 /* RFC 9110 §5.6.2 tchar: a byte of a token (methods, field names, header names in the config). */
 bool http_is_tchar(unsigned char c);
+/* The same as a table, for loops: http_tchar[c] is 1 for a tchar. */
+extern const unsigned char http_tchar[256];
 
 /* Longest head (start line, fields, blank line) accepted, in bytes. */
 #define HTTP_HEAD_MAX 16384

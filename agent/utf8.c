@@ -2,6 +2,7 @@
 /* utf8.c - UTF-8 checks and repair for strings that come from traffic and /proc. */
 #include "utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static bool is_cont(unsigned char c)
@@ -38,9 +39,26 @@ size_t utf8_char_len(const char *str, size_t n)
 	return 0;
 }
 
-bool utf8_valid(const char *s, size_t n)
+/* How many of the first n bytes of s are ASCII (8 at a time: almost every string is). */
+static size_t ascii_prefix(const char *s, size_t n)
 {
 	size_t i = 0;
+	uint64_t w;
+
+	while (i + 8 <= n) {
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+		i += 8;
+	}
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	return i;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	size_t i = ascii_prefix(s, n);
 
 	while (i < n) {
 		size_t k;
@@ -61,7 +79,7 @@ static const char repl[] = "\xef\xbf\xbd"; /* U+FFFD */
 
 size_t utf8_repaired_len(const char *s, size_t n, bool *bad)
 {
-	size_t i = 0, len = 0;
+	size_t i = ascii_prefix(s, n), len = i;
 	bool any = false;
 
 	while (i < n) {
