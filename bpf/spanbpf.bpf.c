@@ -262,6 +262,13 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	st = conn_new(sk, SB_ROLE_CLIENT);
 	if (!st || (st->flags & ST_IGNORE))
 		return 0;
+	/*
+	 * An event loop connecting while it handles a server connection's data:
+	 * the connection is for that request (Node's http.Agent gives a new
+	 * socket to the request that asked for it), its first request too.
+	 */
+	if (ret == 0 || ret == -EINPROGRESS)
+		uv_parent(id, &st->next_parent);
 	if ((ret == 0 || ret == -EINPROGRESS) || st->tuple.rport)
 		emit_conn(SB_EV_CONNECT, 0, SB_DIR_NONE, st, (__u64)sk, id, fd, (__u32)ret);
 	return 0;
