@@ -47,7 +47,7 @@
 #define CONFIG_GLOB_MAX 256		/* one pattern, with its NUL */
 #define CONFIG_MAX_SERVICES 64
 #define CONFIG_SERVICE_NAME_MAX 256	/* a service name, with its NUL */
-#define CONFIG_NOPTIONS 25		/* settings in the option table */
+#define CONFIG_NOPTIONS 28		/* settings in the option table */
 
 enum config_compression {
 	COMPRESSION_NONE = 0,
@@ -125,6 +125,9 @@ struct config {
 	struct config_service services[CONFIG_MAX_SERVICES];	/* services, in file order */
 	size_t nservices;
 	bool record_query;			/* http.record_query */
+	bool tls_enabled;			/* tls.enabled */
+	bool runtime_go;			/* runtimes.go */
+	bool runtime_node;			/* runtimes.node */
 	char metrics_listen[CONFIG_LISTEN_MAX];	/* metrics.listen; "": no endpoint */
 	int log_level;				/* log.level, log.h's enum log_level */
 	/* Provenance, in option table order: not settings, never printed as such. */

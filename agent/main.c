@@ -122,9 +122,11 @@ static void log_summary(struct agent *a, const char *when)
 static void publish_metrics(struct agent *a)
 {
 	uint64_t kc[SB_CNT_MAX] = { 0 };
+	struct uprobes_stats us;
 
 	kernel_counters(a, kc);
-	pipeline_publish_metrics(a->pipeline, a->metrics, kc);
+	uprobes_stats(a->uprobes, &us);
+	pipeline_publish_metrics(a->pipeline, a->metrics, kc, a->uprobes ? &us : NULL);
 }
 
 /* Per scrape, on the metrics thread: exporter_stats() is safe from there. */
@@ -530,7 +532,9 @@ int main(int argc, char **argv)
 	uopts.go_binary_set = probe_go_binary_set;
 	uopts.ssl_enable = probe_ssl_enable;
 	uopts.uv_binary_set = probe_uv_binary_set;
-	uopts.tls = true;
+	uopts.tls = a.cfg.tls_enabled;
+	uopts.go = a.cfg.runtime_go;
+	uopts.node = a.cfg.runtime_node;
 	uopts.ctx = a.probe;
 	uopts.self_tgid = popts.self_tgid;
 	a.uprobes = uprobes_start(&uopts);

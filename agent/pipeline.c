@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "tracker.h"
+#include "uprobes.h"
 
 #define RUNTIME_SLOTS 4096	/* processes whose runtime is remembered (direct-mapped) */
 #define HOLD_BUCKETS 1024	/* traces whose spans wait for their root's client (power of 2) */
@@ -382,7 +383,22 @@ void pipeline_log_summary(struct pipeline *p, const char *when, const uint64_t k
 		 reasons);
 }
 
-void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint64_t kc[SB_CNT_MAX])
+static const char *const unlinked_labels[CORR_UNLINKED_MAX] = {
+	[CORR_UNLINKED_NO_REQUEST] = "reason=\"no_request\"",
+	[CORR_UNLINKED_AMBIGUOUS] = "reason=\"ambiguous\"",
+	[CORR_UNLINKED_RUNTIME] = "reason=\"runtime\"",
+	[CORR_UNLINKED_EVENT_LOOP] = "reason=\"event_loop\"",
+	[CORR_UNLINKED_PARENT_ENDED] = "reason=\"parent_ended\"",
+};
+
+static const char *const runtime_labels[RUNTIME_MAX] = {
+	[RUNTIME_UNKNOWN] = "runtime=\"unknown\"", [RUNTIME_NATIVE] = "runtime=\"native\"",
+	[RUNTIME_GO] = "runtime=\"go\"",		 [RUNTIME_NODE] = "runtime=\"node\"",
+	[RUNTIME_JAVA] = "runtime=\"java\"",	 [RUNTIME_PYTHON] = "runtime=\"python\"",
+};
+
+void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint64_t kc[SB_CNT_MAX],
+			      const struct uprobes_stats *us)
 {
 	static const char links_help[] = "Spans given a parent, by how.";
 	static const char unlinked_help[] = "Client spans left without a parent, by reason.";
@@ -391,7 +407,6 @@ void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint6
 	struct correlator_stats cs;
 	struct tracker_stats ts;
 	struct builder_stats bs;
-	char label[64];
 
 	if (!s)
 		return;
@@ -411,6 +426,23 @@ void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint6
 	metrics_add(s, "spanbpf_connections_untracked_total",
 		    "Connections the kernel could not store (its table refused).", METRIC_COUNTER,
 		    NULL, (double)kc[SB_CNT_MAP_FULL]);
+	metrics_add(s, "spanbpf_tls_untied_total",
+		    "TLS library reads and writes whose socket is unknown (memory BIOs): no record.",
+		    METRIC_COUNTER, NULL, (double)kc[SB_CNT_TLS_UNTIED]);
+	if (us) {
+		metrics_add(s, "spanbpf_uprobe_binaries", "Binaries and libraries given uprobes, by kind.",
+			    METRIC_GAUGE, "kind=\"go\"", (double)us->go_binaries);
+		metrics_add(s, "spanbpf_uprobe_binaries", "Binaries and libraries given uprobes, by kind.",
+			    METRIC_GAUGE, "kind=\"openssl\"", (double)us->tls_libraries);
+		metrics_add(s, "spanbpf_uprobe_binaries", "Binaries and libraries given uprobes, by kind.",
+			    METRIC_GAUGE, "kind=\"libuv\"", (double)us->uv_binaries);
+		metrics_add(s, "spanbpf_uprobe_unprobed_total",
+			    "Binaries that needed uprobes and could not get them (stripped, layout).",
+			    METRIC_COUNTER, NULL, (double)(us->go_unprobed + us->tls_unprobed));
+		metrics_add(s, "spanbpf_uprobe_attach_failures_total",
+			    "Single uprobes the kernel refused.", METRIC_COUNTER, NULL,
+			    (double)us->attach_failures);
+	}
 	metrics_add(s, "spanbpf_connections_not_http_total",
 		    "Connections classified as not HTTP/1.x.", METRIC_COUNTER, NULL,
 		    (double)(kc[SB_CNT_NOT_HTTP] + ts.not_http_conns));
@@ -457,16 +489,13 @@ void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint6
 		    (double)cs.linked_thread);
 	metrics_add(s, "spanbpf_span_links_total", links_help, METRIC_COUNTER, "link=\"runtime\"",
 		    (double)cs.linked_runtime);
-	for (int i = 0; i < CORR_UNLINKED_MAX; i++) {
-		snprintf(label, sizeof(label), "reason=\"%s\"", correlator_unlinked_name(i));
+	/* Labels are kept by pointer (the metrics thread reads them): constants. */
+	for (int i = 0; i < CORR_UNLINKED_MAX; i++)
 		metrics_add(s, "spanbpf_client_spans_unlinked_total", unlinked_help, METRIC_COUNTER,
-			    label, (double)cs.unlinked[i]);
-	}
-	for (int i = RUNTIME_NATIVE; i < RUNTIME_MAX; i++) {
-		snprintf(label, sizeof(label), "runtime=\"%s\"", runtime_name(i));
-		metrics_add(s, "spanbpf_processes_seen_total", runtime_help, METRIC_COUNTER, label,
-			    (double)p->runtimes[i]);
-	}
+			    unlinked_labels[i], (double)cs.unlinked[i]);
+	for (int i = RUNTIME_NATIVE; i < RUNTIME_MAX; i++)
+		metrics_add(s, "spanbpf_processes_seen_total", runtime_help, METRIC_COUNTER,
+			    runtime_labels[i], (double)p->runtimes[i]);
 	metrics_publish(m, s);
 	free(s);
 }

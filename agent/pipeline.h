@@ -25,6 +25,7 @@ struct config;
 struct exporter_stats;
 struct metrics;
 struct span;
+struct uprobes_stats;
 
 struct pipeline_opts {
 	/* services, resources, http.record_query, sampling; must outlive the pipeline */
@@ -80,7 +81,8 @@ void pipeline_reconfigure(struct pipeline *p);
 void pipeline_log_summary(struct pipeline *p, const char *when, const uint64_t kc[SB_CNT_MAX],
 			  const struct exporter_stats *es);
 
-/* The reader side's counters for /metrics. */
-void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint64_t kc[SB_CNT_MAX]);
+/* The reader side's counters for /metrics, with the uprobe attacher's (us may be NULL). */
+void pipeline_publish_metrics(struct pipeline *p, struct metrics *m, const uint64_t kc[SB_CNT_MAX],
+			      const struct uprobes_stats *us);
 
 #endif /* SPANBPF_PIPELINE_H */

@@ -287,7 +287,7 @@ static void attach_go(struct uprobes *u, const char *path, uint32_t pid, struct 
 		log_warn("uprobes: %s: writing its layout failed: %s", path, strerror(-err));
 		return;
 	}
-	if (pts.link) {
+	if (pts.link && u->o.go) {
 		/* Cleanup and ancestry before the probes that set a goroutine's request. */
 		if (pts.entry[SB_GO_FN_GOEXIT1])
 			fails += attach_one(u, SB_GO_FN_GOEXIT1, path, pts.entry[SB_GO_FN_GOEXIT1],
@@ -312,11 +312,13 @@ static void attach_go(struct uprobes *u, const char *path, uint32_t pid, struct 
 				    slot) != 0;
 	}
 	atomic_fetch_add(&u->go_binaries, 1);
+	if (!(pts.link && u->o.go) && !(pts.tls && u->o.tls))
+		return;		/* both turned off by the config */
 	log_info("uprobes: %s (pid %u): Go probes attached:%s%s%s", path, pid,
-		 pts.link ? " net/http server and client, goroutines" : "",
-		 pts.tls && u->o.tls ? (pts.link ? ", crypto/tls" : " crypto/tls") : "",
+		 pts.link && u->o.go ? " net/http server and client, goroutines" : "",
+		 pts.tls && u->o.tls ? (pts.link && u->o.go ? ", crypto/tls" : " crypto/tls") : "",
 		 fails ? " (some refused: see above)" : "");
-	if (!pts.link && why[0])
+	if (!pts.link && why[0] && u->o.go)
 		log_info("uprobes: %s: no linking probes: %s", path, why);
 }
 
@@ -483,7 +485,7 @@ static void look_binary(struct uprobes *u, uint32_t pid, const struct procmaps_e
 		if (e->exe && elfbin_go_info(eb, &go) == 0) {
 			attach_go(u, path, pid, eb);
 		} else {
-			if (e->exe)
+			if (e->exe && u->o.node)
 				attach_uv(u, path, pid, eb);
 			if (u->o.tls)
 				/* libssl, or OpenSSL linked in (node): quiet when absent. */

@@ -64,6 +64,8 @@ struct uprobes_opts {
 	const char *proc_root;		/* NULL = "/proc" */
 	uint32_t self_tgid;		/* never looked at */
 	bool tls;			/* tls.enabled: OpenSSL and crypto/tls probes */
+	bool go;			/* runtimes.go: the Go linking probes */
+	bool node;			/* runtimes.node: the libuv probes */
 };
 
 /* Where to attach OpenSSL's probes in one file (0: absent). */

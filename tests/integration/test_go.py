@@ -91,11 +91,11 @@ class GoLinks(T.SpanTestCase):
         sd = T.workdir("gostrip")
         cls.stripped = sd / "gosvc-stripped"
         build(go, cls.stripped, strip=True)
-        cls.collector = T.Collector().start()
+        cls.collector = T.Collector("collector-links").start()
         cls.leaf = T.PyServer(name="py-leaf").start()
         cls.svc = GoService(cls.bin, "gosvc", next_url=cls.leaf.url("/p")).start()
         cls.agent = T.Agent(T.agent_config(cls.collector, ports=[cls.svc.port] + list(
-            cls.leaf.ports))).start()
+            cls.leaf.ports)), name="agent-links").start()
         if not T.wait_until(lambda: "Go probes attached" in cls.agent.stderr(), 60):
             raise AssertionError("no Go probes\n" + cls.agent.tail())
 
@@ -178,12 +178,12 @@ class GoTLS(T.SpanTestCase):
                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                        check=True, capture_output=True, timeout=60)
         tls = (str(d / "cert.pem"), str(d / "key.pem"))
-        cls.collector = T.Collector().start()
+        cls.collector = T.Collector("collector-tls").start()
         cls.leaf = GoService(cls.bin, "go-tls-leaf", tls=tls).start()
         cls.front = GoService(cls.bin, "go-tls-front", tls=tls, next_url=cls.leaf.base(),
                               insecure=True).start()
-        cls.agent = T.Agent(T.agent_config(cls.collector,
-                                           ports=[cls.leaf.port, cls.front.port])).start()
+        cls.agent = T.Agent(T.agent_config(cls.collector, ports=[cls.leaf.port, cls.front.port]),
+                            name="agent-tls").start()
         if not T.wait_until(lambda: "crypto/tls" in cls.agent.stderr(), 60):
             raise AssertionError("no crypto/tls probes\n" + cls.agent.tail())
 

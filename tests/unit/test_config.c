@@ -108,6 +108,9 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 		assert_int_equal(a->services[i].port, b->services[i].port);
 	}
 	assert_int_equal(a->record_query, b->record_query);
+	assert_int_equal(a->tls_enabled, b->tls_enabled);
+	assert_int_equal(a->runtime_go, b->runtime_go);
+	assert_int_equal(a->runtime_node, b->runtime_node);
 	assert_string_equal(a->metrics_listen, b->metrics_listen);
 	assert_int_equal(a->log_level, b->log_level);
 }
@@ -173,6 +176,9 @@ static void config_odd(struct config *cfg)
 	set_service(&cfg->services[2], "both", "node", 3000);
 	cfg->nservices = 3;
 	cfg->record_query = true;
+	cfg->tls_enabled = false;
+	cfg->runtime_go = false;
+	cfg->runtime_node = false;
 	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), ":9464");
 	cfg->log_level = LOG_LEVEL_ERROR;
 }
@@ -904,7 +910,7 @@ static const struct {
 	  "t.yaml:1:12: exporter.timout: unknown key (did you mean exporter.timeout?)" },
 	{ "shutdown: 1s\n",
 	  "t.yaml:1:1: shutdown: unknown key (valid here: exporter, batch, queue, retry, "
-	  "shutdown_timeout, sampling, filters, resource, services, http, metrics, log)" },
+	  "shutdown_timeout, sampling, filters, resource, services, http, tls, runtimes, metrics, log)" },
 	{ "shutdown_timout: 1s\n",
 	  "t.yaml:1:1: shutdown_timout: unknown key (did you mean shutdown_timeout?)" },
 	{ "retry: {initial: 1s}",
@@ -926,7 +932,7 @@ static const struct {
 	{ "Log: {level: info}", "t.yaml:1:1: Log: unknown key (did you mean log?)" },
 	{ "tracing: on", "t.yaml:1:1: tracing: unknown key (valid here: exporter, batch, queue, "
 		       "retry, shutdown_timeout, sampling, filters, resource, services, http, "
-		       "metrics, log)" },
+		       "tls, runtimes, metrics, log)" },
 	{ "batch: {flush: 1}",
 	  "t.yaml:1:9: batch.flush: unknown key (valid here: max_spans, timeout)" },
 	{ "batch:\n  timeout: 1s\n  timeout: 2s\n",
@@ -1242,7 +1248,7 @@ static void test_too_many_errors(void **state)
 	assert_int_equal(errs.count, 100);
 	assert_string_equal(errs.msg[63], "t.yaml:64:1: bad63: unknown key (valid here: exporter, "
 					  "batch, queue, retry, shutdown_timeout, sampling, "
-					  "filters, resource, services, http, metrics, log)");
+					  "filters, resource, services, http, tls, runtimes, metrics, log)");
 	f = open_memstream(&out, &outlen);
 	assert_non_null(f);
 	config_errors_print(&errs, f);
@@ -1417,7 +1423,7 @@ static void test_env_expansion(void **state)
 	load_fails1("${SPANBPF_T_HOST}: 1",
 		    "t.yaml:1:1: ${SPANBPF_T_HOST}: unknown key (valid here: exporter, batch, "
 		    "queue, retry, shutdown_timeout, sampling, filters, resource, services, "
-		    "http, metrics, log)");
+		    "http, tls, runtimes, metrics, log)");
 	/* Nor are the names of headers and attributes; their values are. */
 	load_ok(&cfg, "exporter.headers: {x-$$a: \"${SPANBPF_T_HOST}:$$1\"}\n"
 		      "resource.attributes: {\"${SPANBPF_T_HOST}\": \"${SPANBPF_T_UNSET:-dflt}\"}\n"
@@ -1960,6 +1966,9 @@ static void test_print(void **state)
 				 "resource.attributes: {}\n"
 				 "services: []\n"
 				 "http.record_query: false\n"
+				 "tls.enabled: true\n"
+				 "runtimes.go: true\n"
+				 "runtimes.node: true\n"
 				 "metrics.listen: \"\"\n"
 				 "log.level: info\n");
 	/* Loaded over odd values, the defaults' output gives the defaults. */
@@ -2010,6 +2019,9 @@ static void test_print(void **state)
 				 "    executable: node\n"
 				 "    port: 3000\n"
 				 "http.record_query: true\n"
+				 "tls.enabled: false\n"
+				 "runtimes.go: false\n"
+				 "runtimes.node: false\n"
 				 "metrics.listen: \":9464\"\n"
 				 "log.level: error\n");
 	config_defaults(&back);
