@@ -164,10 +164,12 @@ class TLS(T.SpanTestCase):
 
     def test_curl_to_nginx(self):
         T.curl(self.nginx.url("/small.txt?c=one"), "-k")
-        srv = self.server("/small.txt")
         cli = self.client("curl", "c=one")
         self.assertEqual(len(cli), 1, self.dump(cli))
         c = cli[0]
+        srv = self.collector.wait_spans(
+            lambda s: s["kind"] == T.SPAN_KIND_SERVER and attr(s, "url.query") == "c=one",
+            what="nginx's span of curl's request")
         self.assertTrue(attr(c, "url.full").startswith("https://127.0.0.1:%d/" % self.nginx.port),
                         self.dump([c]))
         self.assertEqual(attr(c, "http.response.status_code"), 200)
