@@ -160,6 +160,7 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	bool lookup = false, list = false;
 	const char *object = NULL;
+	sigset_t stop_sigs, wait_mask;
 	__u32 pids[MAX_PIDS];
 	int npids = 0, ntps, nlinks = 0, err = 0, c;
 
@@ -249,13 +250,18 @@ int main(int argc, char **argv)
 		nlinks++;
 	}
 
+	/* Wait for SIGINT/SIGTERM; blocked outside sigsuspend() so none is missed. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	fprintf(stderr, "spanbpf_floor: ready: %s program %s (id %u) on %d tracepoints\n",
 		lookup ? "lookup" : "empty", bpf_program__name(prog),
 		prog_id(prog), nlinks);
 	while (!stop)
-		pause();
+		sigsuspend(&wait_mask);
 
 cleanup:
 	for (int i = 0; i < nlinks; i++)

@@ -418,7 +418,9 @@ for server in "${SERVERS[@]}"; do
 	for m in ports all; do write_agent_config "$m"; done
 	echo "$server on $URL (pid $SERVER_PID)"
 	if ((WARMUP > 0)); then
-		timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$URL" >/dev/null 2>&1 || true
+		conns=$CONNECTIONS
+		[[ $server == python ]] && conns=$PY_CONNECTIONS
+		timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" "$URL" >/dev/null 2>&1 || true
 	fi
 	for ((r = 1; r <= ROUNDS; r++)); do
 		if ((r % 2)); then

@@ -296,6 +296,11 @@ def analyse(phase, spans, pid_tier):
             for s in found:
                 traces.add(s["trace_id"])
                 verdict, why = judge(s, role, rid, by_id, info)
+                if verdict == "wrong" and why.startswith("parent ") and \
+                        why.endswith("never exported") and not got.get(EXPECTED_PARENT[role]):
+                    # Its right parent is missing too: maybe that one, not a wrong link.
+                    verdict = "missing"
+                    whole = False
                 if verdict == "wrong":
                     phase.wrong.append((rid, role, why))
                     whole = False
