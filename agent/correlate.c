@@ -35,6 +35,7 @@ struct entry {
 	uint8_t role;
 	uint8_t link;
 	bool matched;		/* client: a server request already took it as parent */
+	bool answered;		/* server: its response has started (the thread is done with it) */
 	bool awaiting;		/* server root: its traced client's record is still to come */
 	bool ended;		/* awaiting: its exchange is over, kept for the late link */
 	uint32_t children;	/* server: client spans that took it as parent */
@@ -388,6 +389,14 @@ static bool is_event_loop(const struct correlator *c, uint32_t tgid)
 	return c->event_loops[loop_slot(tgid)] == tgid;
 }
 
+void correlator_on_response(struct correlator *c, uint64_t txn_id)
+{
+	struct entry *e = find_id(c, txn_id);
+
+	if (e && e->role == SB_ROLE_SERVER)
+		e->answered = true;
+}
+
 /* The process forgot (exited): a new one with its pid starts afresh. */
 void correlator_proc_exit(struct correlator *c, uint32_t tgid)
 {
@@ -405,7 +414,8 @@ static void detect_event_loop(struct correlator *c, const struct entry *e)
 	if (is_event_loop(c, e->tgid))
 		return;
 	for (struct entry *o = c->by_thread[bucket_thread(e->tgid, e->tid)]; o; o = o->thread_l.next)
-		if (o->tgid == e->tgid && o->tid == e->tid && o->conn_id != e->conn_id) {
+		if (o->tgid == e->tgid && o->tid == e->tid && o->conn_id != e->conn_id &&
+		    !o->answered) {
 			c->event_loops[loop_slot(e->tgid)] = e->tgid;
 			c->st.event_loops++;
 			return;
@@ -443,7 +453,7 @@ static struct entry *thread_server(struct correlator *c, uint32_t tgid, uint32_t
 
 	*ambiguous = false;
 	for (struct entry *e = c->by_thread[bucket_thread(tgid, tid)]; e; e = e->thread_l.next) {
-		if (e->tgid != tgid || e->tid != tid)
+		if (e->tgid != tgid || e->tid != tid || e->answered)
 			continue;
 		if (found) {
 			*ambiguous = true;

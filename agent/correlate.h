@@ -134,6 +134,13 @@ void correlator_on_close(struct correlator *c, uint64_t conn_id, const struct sb
 /* Every held trace goes now (shutdown). */
 void correlator_settle_all(struct correlator *c);
 
+/*
+ * Exchange txn_id's response has started: a server's thread that answered
+ * is no longer serving it (the thread rule and the event-loop test ignore it;
+ * its end may come much later when its body is only counted).
+ */
+void correlator_on_response(struct correlator *c, uint64_t txn_id);
+
 /* Process tgid exited: what was learnt about it is forgotten. */
 void correlator_proc_exit(struct correlator *c, uint32_t tgid);
 

@@ -203,6 +203,13 @@ static void release(void *ctx, uint64_t root_id, const struct span_context *self
 	free(h);
 }
 
+static void on_response(uint64_t txn_id, void *ctx)
+{
+	struct pipeline *p = ctx;
+
+	correlator_on_response(p->correlator, txn_id);
+}
+
 /* A finished exchange: build its span with the correlator's decision, then emit or hold it. */
 static void on_txn(const struct http_txn *txn, void *ctx)
 {
@@ -528,6 +535,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o)
 	topts.query = kernel_query;
 	topts.not_http = kernel_not_http;
 	topts.kctx = p;
+	topts.on_response = on_response;
 	p->tracker = tracker_new(&topts, on_request, on_txn, p);
 	if (!p->builder || !p->correlator || !p->tracker) {
 		pipeline_free(p);

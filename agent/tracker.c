@@ -769,6 +769,8 @@ static void response_head(struct tracker *t, struct conn *c, const struct sb_eve
 	else
 		f->status = rs.status;
 	f->resp_tid = head_tid;
+	if (t->o.on_response)
+		t->o.on_response(f->txn_id, t->ctx);
 	body = http_response_body(&rs, f->strs, &blen);
 	switch (body) {
 	case HTTP_BODY_TUNNEL:

@@ -47,6 +47,12 @@ struct tracker_opts {
 	int (*query)(void *kctx, uint64_t sock, uint8_t src, struct sb_msg_end *out);
 	void (*not_http)(void *kctx, uint64_t sock);
 	void *kctx;
+	/*
+	 * Optional: the final response head of exchange txn_id was seen (its
+	 * server has answered; the exchange ends when the body does).  Called
+	 * with the tracker's ctx.
+	 */
+	void (*on_response)(uint64_t txn_id, void *ctx);
 };
 
 struct tracker_stats {
