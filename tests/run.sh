@@ -34,7 +34,7 @@ fi
 # Debian's npm package).
 PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev llvm libbpf-dev bpftool
 	libelf-dev libdw-dev libcapstone-dev zlib1g-dev libdeflate-dev libprotobuf-c-dev
-	protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev golang-go
+	protobuf-c-compiler libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev golang-go openjdk-17-jdk-headless
 	nginx wrk apache2-utils curl nodejs npm python3 iproute2 openssl procps podman runc debootstrap
 	docker-compose)
 
