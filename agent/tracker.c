@@ -180,6 +180,7 @@ struct conn {
 	bool classified;	/* a request head parsed on it */
 	bool pipelined;		/* seen with two requests outstanding at once */
 	bool uncertain;		/* pipelined and lost sync: new requests are untrusted */
+	bool req_final;		/* the last request was the connection's last (close, 1.0) */
 	struct stream req, resp;
 	struct pending *head, *tail;	/* FIFO, oldest first */
 	uint32_t npending;
@@ -593,6 +594,9 @@ static void request_head(struct tracker *t, struct conn *c, const struct sb_even
 		resp_set_state(t, c, PS_SKIP);
 	}
 	c->classified = true;
+	/* RFC 9112 9.3, 9.6: nothing after this request on the connection is a request. */
+	if (rq->conn_close || (rq->version_minor == 0 && !rq->conn_keep_alive))
+		c->req_final = true;
 
 	s->state = RS_HEAD;
 	if (body == HTTP_BODY_LENGTH) {
@@ -672,6 +676,11 @@ static size_t req_known(struct tracker *t, struct conn *c, const struct sb_event
 
 	switch (s->state) {
 	case RS_HEAD:
+		if (c->req_final) {
+			/* After a connection's last request: bytes, never a (smuggled) request. */
+			t->st.bytes_after_last_request += n;
+			return n;
+		}
 		r = head_collect(s, ev, p, n, true, &head, &hlen, &used);
 		if (r == COLLECT_DONE)
 			request_head(t, c, ev, head, hlen);
@@ -714,6 +723,8 @@ static size_t req_gap(struct tracker *t, struct conn *c, uint64_t n)
 
 	switch (s->state) {
 	case RS_HEAD:
+		if (c->req_final)
+			return (size_t)n;
 		req_lost(t, c, false);
 		return 0;
 	case RS_BODY_LEN:
@@ -758,6 +769,8 @@ static void response_head(struct tracker *t, struct conn *c, const struct sb_eve
 	uint64_t blen;
 
 	if (http_parse_response(head, hlen, &rs) != (int)hlen) {
+		/* A response came and did not parse: an error span, never a silent success. */
+		f->flags |= TXN_F_RESP_MALFORMED;
 		resp_lost(t, c, true);
 		return;
 	}
@@ -860,10 +873,12 @@ static size_t resp_known(struct tracker *t, struct conn *c, const struct sb_even
 	switch (s->state) {
 	case PS_HEAD:
 		r = head_collect(s, ev, p, n, false, &head, &hlen, &used);
-		if (r == COLLECT_DONE)
+		if (r == COLLECT_DONE) {
 			response_head(t, c, ev, head, hlen);
-		else if (r == COLLECT_ERROR)
+		} else if (r == COLLECT_ERROR) {
+			f->flags |= TXN_F_RESP_MALFORMED;
 			resp_lost(t, c, true);
+		}
 		else if (r == COLLECT_NOMEM) {
 			t->st.alloc_failures++;
 			resp_lost(t, c, false);

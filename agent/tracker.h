@@ -73,6 +73,7 @@ struct tracker_stats {
 	uint64_t requests_dropped;	/* requests never reported (see above, and full queues) */
 	uint64_t alloc_failures;
 	uint64_t connects_failed;	/* failed connect()s reported as exchanges */
+	uint64_t bytes_after_last_request; /* request bytes after Connection: close / HTTP/1.0 */
 	uint64_t counted_bytes;		/* bytes only counted by the kernel, fed as gaps */
 	uint64_t records_lost_conns;	/* connections where numbered messages never arrived */
 	uint64_t queries;		/* questions to the kernel about quiet connections */

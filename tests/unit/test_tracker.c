@@ -907,7 +907,8 @@ static void test_lost_sync_recovery(void **state)
 	sim_str(&s, R, "GET /4 HTTP/1.1\r\n\r\n");
 	sim_str(&s, W, "HTTP/1.1 202 OK\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(cap.ntxn, 4);
-	assert_int_equal(cap.txn[2].flags, TXN_F_LOST_SYNC);
+	/* Malformed: an error span (error.type malformed_response), not a silent success. */
+	assert_int_equal(cap.txn[2].flags, TXN_F_LOST_SYNC | TXN_F_RESP_MALFORMED);
 	assert_int_equal(cap.txn[2].status, 0);
 	assert_int_equal(cap.txn[3].status, 202);
 	assert_int_equal(cap.txn[3].flags, 0);
@@ -1664,6 +1665,27 @@ static void test_counted_records_lost(void **state)
 	kernel_v2 = false;
 }
 
+/* After an HTTP/1.0 request without keep-alive, or Connection: close, bytes are not requests. */
+static void test_no_request_after_the_last(void **state)
+{
+	struct tracker *t = new_tracker(NULL);
+	struct sim s = server(t, 21), s2 = server(t, 22);
+
+	sim_str(&s, R, "GET /first HTTP/1.0\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(cap.nreq, 1);
+	sim_str(&s, W, "HTTP/1.0 200 OK\r\n\r\nbody");
+	sim_close(&s);
+	assert_int_equal(cap.ntxn, 1);
+	assert_string_equal(cap.txn[0].target, "/first");
+	assert_true(stats(t).bytes_after_last_request > 0);
+
+	sim_str(&s2, R, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n");
+	sim_str(&s2, R, "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(cap.nreq, 2);
+	assert_string_equal(cap.req[1].target, "/a");
+	tracker_free(t);
+}
+
 static void random_exchanges_oracle(struct oracle *out)
 {
 	struct oracle o = { 0 };
@@ -1801,6 +1823,7 @@ int main(void)
 		cmocka_unit_test(test_counted_chunked),
 		cmocka_unit_test(test_counted_pipelined_writes),
 		cmocka_unit_test(test_counted_records_lost),
+		cmocka_unit_test(test_no_request_after_the_last),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
