@@ -517,6 +517,19 @@ void correlator_on_close(struct correlator *c, uint64_t conn_id, const struct sb
 		memset(cs, 0, sizeof(*cs));
 }
 
+/* Is the other end of this connection on this host (loopback, or our own address)? */
+static bool peer_local(const struct sb_tuple *key)
+{
+	static const uint8_t v4loop[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t v6loop[16] = { [15] = 1 };
+
+	if (memcmp(key->laddr, key->raddr, 16) == 0)
+		return true;
+	if (memcmp(key->laddr, v4loop, 12) == 0 && key->laddr[12] == 127)
+		return true;
+	return memcmp(key->laddr, v6loop, 16) == 0;
+}
+
 /* Is the client end of this connection (key: as the client sees it) a traced process? */
 static bool client_traced(const struct correlator *c, const struct sb_tuple *key)
 {
@@ -664,10 +677,13 @@ void correlator_on_request(struct correlator *c, const struct http_txn *txn)
 	if (e->role == SB_ROLE_SERVER)
 		detect_event_loop(c, e);
 	/*
-	 * A root whose client is a traced process on this node: that client's
-	 * record is late (it races this one to the ring); its spans wait for it.
+	 * A root whose client is a traced process on this node, or may be (a
+	 * local peer on a connection older than the agent): that client's record
+	 * may be late (it races this one to the ring); its spans wait for it.
 	 */
-	if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE && client_traced(c, &e->key)) {
+	if (e->role == SB_ROLE_SERVER && e->link == CORR_LINK_NONE &&
+	    (client_traced(c, &e->key) ||
+	     ((txn->flags & TXN_F_MIDSTREAM) && peer_local(&e->key)))) {
 		e->awaiting = true;
 		*c->awaiting_tail = e;
 		c->awaiting_tail = &e->next_await;

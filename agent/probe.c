@@ -28,7 +28,6 @@
 struct probe {
 	struct spanbpf_bpf *skel;
 	struct ring_buffer *rb;
-	int ncpus;
 	pthread_mutex_t ulock;		/* uprobe links, attached from the attacher's thread */
 	struct bpf_link **ulinks;
 	size_t nulinks, culinks;
@@ -159,12 +158,6 @@ int probe_open(struct probe **out, const struct probe_opts *opts)
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->ulock, NULL);
-	p->ncpus = libbpf_num_possible_cpus();
-	if (p->ncpus <= 0) {
-		log_error("cannot count the possible CPUs: %s", strerror(-p->ncpus));
-		err = p->ncpus;
-		goto fail;
-	}
 
 	/* Open: settings reach the programs as read-only globals. */
 	p->skel = spanbpf_bpf__open();
@@ -232,15 +225,12 @@ int probe_poll(struct probe *p, int timeout_ms)
 
 void probe_counters(struct probe *p, uint64_t out[SB_CNT_MAX])
 {
-	uint64_t vals[p->ncpus];
+	const volatile struct sb_cpu_counters *rows = p->skel->bss->cpu_counters;
 
-	for (__u32 i = 0; i < SB_CNT_MAX; i++) {
+	for (int i = 0; i < SB_CNT_MAX; i++) {
 		out[i] = 0;
-		if (bpf_map__lookup_elem(p->skel->maps.counters, &i, sizeof(i), vals,
-					 sizeof(uint64_t) * (size_t)p->ncpus, 0))
-			continue;
-		for (int c = 0; c < p->ncpus; c++)
-			out[i] += vals[c];
+		for (int c = 0; c < SB_MAX_CPUS; c++)
+			out[i] += rows[c].v[i];
 	}
 }
 

@@ -181,6 +181,7 @@ struct conn {
 	bool pipelined;		/* seen with two requests outstanding at once */
 	bool uncertain;		/* pipelined and lost sync: new requests are untrusted */
 	bool req_final;		/* the last request was the connection's last (close, 1.0) */
+	bool joined_midway;	/* older than the agent: its start was not seen */
 	struct stream req, resp;
 	struct pending *head, *tail;	/* FIFO, oldest first */
 	uint32_t npending;
@@ -278,7 +279,8 @@ static struct http_txn *fill_txn(struct tracker *t, const struct conn *c,
 	x->conn_id = c->conn_id;
 	x->role = c->role;
 	x->version_minor = p->version_minor;
-	x->flags = p->flags | (c->src == SB_SRC_TLS ? TXN_F_TLS : 0);
+	x->flags = p->flags | (c->src == SB_SRC_TLS ? TXN_F_TLS : 0) |
+		   (c->joined_midway ? TXN_F_MIDSTREAM : 0);
 	x->tuple = c->tuple;
 	memcpy(x->comm, c->comm, sizeof(x->comm));
 	x->start_ns = p->start_ns;
@@ -1093,6 +1095,7 @@ static struct conn *conn_new(struct tracker *t, const struct sb_event *ev)
 	c->role = ev->role;
 	list_init(&c->lost);
 	list_init(&c->open);
+	c->joined_midway = c->role == SB_ROLE_UNKNOWN || !(ev->flags & SB_F_CONN_START);
 	if (c->role == SB_ROLE_UNKNOWN) {
 		c->mode = MODE_PROBE;
 		c->req.state = RS_LOST;

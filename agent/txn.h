@@ -26,6 +26,7 @@
 #define TXN_F_CONN_REFUSED	0x10 /* client: connect() failed (issue 3) */
 #define TXN_F_RESP_MALFORMED	0x20 /* a response head came and did not parse: no status */
 #define TXN_F_TLS		0x40 /* over TLS: the plaintext came from a TLS library's hooks */
+#define TXN_F_MIDSTREAM		0x80 /* on a connection the agent joined midway (older than it) */
 
 struct http_txn {
 	uint64_t txn_id;	/* unique per exchange, the same in on_request and on_txn */

@@ -229,7 +229,10 @@ struct sb_go_binary {
 	__u32 _pad;
 };
 
-/* Per-CPU counters, indexes into the "counters" map. */
+/* CPUs whose counters are kept apart (a power of two; more share rows, still summed right). */
+#define SB_MAX_CPUS 512
+
+/* Counters by CPU (the cpu_counters array in the BPF object's .bss), by index. */
 enum sb_counter {
 	SB_CNT_EVENTS = 0,	/* records submitted */
 	SB_CNT_RB_FULL,		/* records lost: ring buffer full */
@@ -239,6 +242,12 @@ enum sb_counter {
 	SB_CNT_TLS_UNTIED,	/* TLS library reads/writes whose socket is unknown: no record */
 	SB_CNT_MAX,
 };
+
+/* One CPU's counters (.bss cpu_counters[SB_MAX_CPUS]): a 64-byte row, no false sharing. */
+struct sb_cpu_counters {
+	__u64 v[8];
+} __attribute__((aligned(64)));
+_Static_assert(SB_CNT_MAX <= 8, "a counter row holds 8");
 
 /* Values of the comm_rules map (exact executable names, by task name). */
 #define SB_RULE_INCLUDE 0x01	/* named in filters.processes */

@@ -34,16 +34,39 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Kernel stack size where bpf_task_pt_regs() is missing (before 5.15): x86-64 and arm64. */
 #define KERNEL_THREAD_SIZE 16384
 
-/* The registers the current task entered the kernel with (its syscall arguments). */
-static __always_inline struct pt_regs *user_regs(void)
-{
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	/* task_pt_regs() before 5.15: the registers sit at the top of the kernel stack. */
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 stack = (__u64)BPF_CORE_READ(task, stack);
+/*
+ * The syscall arguments of the current task, from the registers it entered
+ * the kernel with.  With bpf_task_pt_regs() (5.15+) they are plain loads from
+ * a BTF pointer; before, the registers sit at the top of the kernel stack and
+ * are probe-read.
+ */
+struct sys_args {
+	__u64 a0, a1, a2;
+};
 
-	return (struct pt_regs *)(stack + KERNEL_THREAD_SIZE) - 1;
+static __always_inline void syscall_args(struct sys_args *a)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+#if defined(__TARGET_ARCH_x86)
+		a->a0 = r->di;
+		a->a1 = r->si;
+		a->a2 = r->dx;
+#else
+		a->a0 = PT_REGS_PARM1_CORE_SYSCALL(r);
+		a->a1 = PT_REGS_PARM2_CORE_SYSCALL(r);
+		a->a2 = PT_REGS_PARM3_CORE_SYSCALL(r);
+#endif
+		return;
+	}
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pt_regs *r = (struct pt_regs *)((__u64)BPF_CORE_READ(task, stack) +
+					       KERNEL_THREAD_SIZE) - 1;
+
+	a->a0 = PT_REGS_PARM1_CORE_SYSCALL(r);
+	a->a1 = PT_REGS_PARM2_CORE_SYSCALL(r);
+	a->a2 = PT_REGS_PARM3_CORE_SYSCALL(r);
 }
 
 enum data_op {
@@ -82,7 +105,7 @@ static __always_inline int data_exit(long ret, __u8 dir, __u8 op)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sb_conn_state *st;
-	struct pt_regs *regs;
+	struct sys_args args;
 	struct xfer x = {};
 	struct sock *sk;
 	int fd;
@@ -91,8 +114,8 @@ static __always_inline int data_exit(long ret, __u8 dir, __u8 op)
 		return 0;
 	if (!tgid_traced(id >> 32))
 		return 0;
-	regs = user_regs();
-	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	syscall_args(&args);
+	fd = args.a0;
 	sk = fd_sock(fd);
 	if (!sk)
 		return 0;
@@ -101,22 +124,23 @@ static __always_inline int data_exit(long ret, __u8 dir, __u8 op)
 		return 0;
 	}
 	st = conn_get(sk);
-	if (ssl_nested(id, sk, st))
-		return 0;	/* ciphertext of an SSL call on this thread */
+	/* Ciphertext of an SSL call on this thread (never on a connection already plain HTTP). */
+	if ((!st || st->m[SB_SRC_SYSCALL].http != SB_HTTP_YES) && ssl_nested(id, sk, st))
+		return 0;
 	if (!st || (st->flags & (ST_IGNORE | ST_TLS)))
 		return 0;
 	switch (op) {
 	case OP_BUF:
-		x.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		x.buf = args.a1;
 		break;
 	case OP_IOV:
-		x.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		x.iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		x.buf = args.a1;
+		x.iovcnt = args.a2;
 		break;
 	case OP_MSG: {
 		struct user_msghdr msg;
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)PT_REGS_PARM2_CORE_SYSCALL(regs)))
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)args.a1))
 			return 0;
 		x.buf = (__u64)msg.msg_iov;
 		x.iovcnt = msg.msg_iovlen;
@@ -128,6 +152,15 @@ static __always_inline int data_exit(long ret, __u8 dir, __u8 op)
 	}
 	if (op != OP_SENDFILE && x.iovcnt == 0 && op != OP_BUF)
 		return 0;	/* an empty iovec array moved nothing we can see */
+	if (x.iovcnt == 1) {
+		/* One buffer after all (nginx's writev of a head): copied straight into the ring. */
+		struct iovec iov;
+
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)x.buf))
+			return 0;
+		x.buf = (__u64)iov.iov_base;
+		x.iovcnt = 0;
+	}
 	capture(st, (__u64)sk, fd, dir, &x, (__u32)ret, SB_SRC_SYSCALL, id, 0);
 	return 0;
 }
@@ -232,12 +265,14 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	__u32 tgid = id >> 32;
 	long ret = ctx->ret;
 	struct sb_conn_state *st;
+	struct sys_args args;
 	struct sock *sk;
 	int fd;
 
 	if (tgid != self_tgid && !tgid_traced(tgid))
 		return 0;
-	fd = PT_REGS_PARM1_CORE_SYSCALL(user_regs());
+	syscall_args(&args);
+	fd = args.a0;
 	sk = fd_sock(fd);
 	if (!sk)
 		return 0;
@@ -283,7 +318,8 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct sock *sk;
 	__u64 key;
 
-	if ((id >> 32) == self_tgid)
+	/* Only traced processes have followed sockets (their selection is kept until exit). */
+	if (!tgid_traced(id >> 32))
 		return 0;
 	sk = fd_sock(fd);
 	if (!sk)

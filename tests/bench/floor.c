@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "floor.skel.h"
+#include "events.h"
 #include "spanbpf.skel.h"
 
 #define MAX_TPS 128
