@@ -422,6 +422,9 @@ int main(int argc, char **argv)
 	char host[256];
 	int opt, err, undelivered, rc = 1;
 
+	/* The agent's own helper: read one binary for the uprobe attacher (uprobes.h). */
+	if (argc == 4 && strcmp(argv[1], "--inspect-binary") == 0)
+		return uprobes_inspect_main(argv[2], argv[3]);
 	while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -537,6 +540,7 @@ int main(int argc, char **argv)
 	uopts.node = a.cfg.runtime_node;
 	uopts.ctx = a.probe;
 	uopts.self_tgid = popts.self_tgid;
+	uopts.inspector = "/proc/self/exe";
 	a.uprobes = uprobes_start(&uopts);
 	if (a.uprobes)
 		uprobes_look_all(a.uprobes);

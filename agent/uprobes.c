@@ -15,7 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "elfbin.h"
 #include "log.h"
@@ -23,6 +29,9 @@
 
 #define QUEUE_MAX 4096		/* processes waiting to be looked at */
 #define SEEN_MAX 4096		/* binaries remembered (by device and inode) */
+#define INSPECT_TIMEOUT_MS 30000	/* longest a binary's inspection may take */
+
+extern char **environ;
 
 struct seen {
 	uint64_t dev, ino;
@@ -259,15 +268,15 @@ static int attach_one(struct uprobes *u, int fn, const char *path, uint64_t offs
  * goroutine's request would never be cleared), so none of it is kept:
  * the kernel side ignores a slot whose layout is not written.
  */
-static void attach_go(struct uprobes *u, const char *path, uint32_t pid, struct elfbin *eb)
+static void attach_go(struct uprobes *u, const char *path, uint32_t pid,
+		      const struct uprobes_findings *fi)
 {
-	struct sb_go_binary layout;
-	struct go_points pts;
-	char why[256];
+	const struct sb_go_binary layout = fi->go_layout;
+	const struct go_points pts = fi->go_pts;
+	const char *why = fi->go_why;
 	uint32_t slot;
-	int err, fails = 0;
+	int err = fi->go, fails = 0;
 
-	err = uprobes_go_layout(eb, &layout, &pts, why, sizeof(why));
 	if (err) {
 		atomic_fetch_add(&u->go_unprobed, 1);
 		log_info("uprobes: %s (pid %u): no Go probes: %s; its calls get no parent", path, pid,
@@ -369,13 +378,13 @@ static int attach_ssl_one(struct uprobes *u, const char *prog, const char *path,
  * and SSL_free are placed come the returns, so that no call is parked
  * without its end being seen.
  */
-static void attach_ssl(struct uprobes *u, const char *path, uint32_t pid, struct elfbin *eb,
-		       bool quiet)
+static void attach_ssl(struct uprobes *u, const char *path, uint32_t pid,
+		       const struct uprobes_findings *fi, bool quiet)
 {
-	struct ssl_points pts;
+	const struct ssl_points pts = fi->ssl_pts;
 	int fails = 0;
 
-	if (uprobes_ssl_points(eb, &pts) != 0) {
+	if (fi->ssl != 0) {
 		if (!quiet) {
 			atomic_fetch_add(&u->tls_unprobed, 1);
 			log_info("uprobes: %s (pid %u): OpenSSL functions not found: its HTTPS is "
@@ -419,11 +428,12 @@ int uprobes_uv_points(struct elfbin *eb, uint64_t *read_offset, uint32_t *stream
 	return 0;
 }
 
-static void attach_uv(struct uprobes *u, const char *path, uint32_t pid, struct elfbin *eb)
+static void attach_uv(struct uprobes *u, const char *path, uint32_t pid,
+		      const struct uprobes_findings *fi)
 {
-	uint64_t off;
-	uint32_t fdoff, slot;
-	int err = uprobes_uv_points(eb, &off, &fdoff);
+	uint64_t off = fi->uv_off;
+	uint32_t fdoff = fi->uv_fd, slot;
+	int err = fi->uv;
 
 	if (err == -ENOENT)
 		return;		/* no libuv: nothing to say */
@@ -466,33 +476,138 @@ static bool seen_before(struct uprobes *u, uint64_t dev, uint64_t ino)
 }
 
 /* Look at one binary a process maps (once per file). */
+void uprobes_inspect(const char *path, unsigned want, struct uprobes_findings *fi)
+{
+	struct elfbin *eb;
+	struct elfbin_go go;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->magic = UPROBES_FINDINGS_MAGIC;
+	fi->go = fi->ssl = fi->uv = -ENOENT;
+	fi->open = elfbin_open(path, &eb);
+	if (fi->open)
+		return;
+	if ((want & UPROBES_WANT_GO) && elfbin_go_info(eb, &go) == 0) {
+		fi->is_go = true;
+		fi->go = uprobes_go_layout(eb, &fi->go_layout, &fi->go_pts, fi->go_why,
+					   sizeof(fi->go_why));
+	} else {
+		if (want & UPROBES_WANT_UV)
+			fi->uv = uprobes_uv_points(eb, &fi->uv_off, &fi->uv_fd);
+		if (want & UPROBES_WANT_SSL)
+			fi->ssl = uprobes_ssl_points(eb, &fi->ssl_pts);
+	}
+	elfbin_close(eb);
+}
+
+/*
+ * Read a binary in a process of its own (the agent's executable run with
+ * --inspect-binary): DWARF and symbol tables of big binaries take tens of
+ * MiB while read, and a hostile file must not take the agent down.  false
+ * when it could not be run, crashed or took too long (the binary is then
+ * left alone).
+ */
+static bool inspect_apart(struct uprobes *u, const char *path, unsigned want,
+			  struct uprobes_findings *fi)
+{
+	char wantbuf[16];
+	char *argv[] = { (char *)u->o.inspector, "--inspect-binary", (char *)path, wantbuf, NULL };
+	posix_spawn_file_actions_t fa;
+	struct pollfd pfd;
+	size_t got = 0;
+	int pipefd[2], status;
+	pid_t child;
+	bool ok = false;
+
+	snprintf(wantbuf, sizeof(wantbuf), "%u", want);
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return false;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	if (posix_spawn(&child, u->o.inspector, &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return false;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	while (got < sizeof(*fi) && poll(&pfd, 1, INSPECT_TIMEOUT_MS) == 1) {
+		ssize_t n = read(pipefd[0], (char *)fi + got, sizeof(*fi) - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(pipefd[0]);
+	if (got != sizeof(*fi))
+		kill(child, SIGKILL);
+	if (waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    got == sizeof(*fi) && fi->magic == UPROBES_FINDINGS_MAGIC)
+		ok = true;
+	if (!ok)
+		log_warn("uprobes: reading %s failed (the inspecting process %s): left alone", path,
+			 got != sizeof(*fi) ? "gave no answer in time" : "failed");
+	fi->go_why[sizeof(fi->go_why) - 1] = '\0';
+	return ok;
+}
+
+int uprobes_inspect_main(const char *path, const char *want)
+{
+	struct uprobes_findings fi;
+	const char *p = (const char *)&fi;
+	size_t off = 0;
+
+	uprobes_inspect(path, (unsigned)strtoul(want, NULL, 10), &fi);
+	while (off < sizeof(fi)) {
+		ssize_t n = write(STDOUT_FILENO, p + off, sizeof(fi) - off);
+
+		if (n <= 0)
+			return 1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 static void look_binary(struct uprobes *u, uint32_t pid, const struct procmaps_entry *e)
 {
 	const char *root = u->o.proc_root ? u->o.proc_root : "/proc";
+	struct uprobes_findings fi;
+	unsigned want = 0;
 	char path[4096];
-	struct elfbin *eb;
 	struct stat st;
 
+	if (!u->o.attach || !u->o.go_binary_set)
+		return;
 	if (procmaps_path(root, pid, e, path, sizeof(path)) < 0 || stat(path, &st) != 0)
 		return;
 	if (seen_before(u, (uint64_t)st.st_dev, (uint64_t)st.st_ino))
 		return;
-	if (elfbin_open(path, &eb) != 0)
+	if (e->exe)
+		want |= UPROBES_WANT_GO | (u->o.node ? UPROBES_WANT_UV : 0);
+	if (u->o.tls)
+		want |= UPROBES_WANT_SSL;
+	if (!want)
 		return;
-	if (u->o.attach && u->o.go_binary_set) {
-		struct elfbin_go go;
-
-		if (e->exe && elfbin_go_info(eb, &go) == 0) {
-			attach_go(u, path, pid, eb);
-		} else {
-			if (e->exe && u->o.node)
-				attach_uv(u, path, pid, eb);
-			if (u->o.tls)
-				/* libssl, or OpenSSL linked in (node): quiet when absent. */
-				attach_ssl(u, path, pid, eb, e->exe);
-		}
+	if (u->o.inspector) {
+		if (!inspect_apart(u, path, want, &fi))
+			return;
+	} else {
+		uprobes_inspect(path, want, &fi);
 	}
-	elfbin_close(eb);
+	if (fi.open)
+		return;
+	if (fi.is_go) {
+		attach_go(u, path, pid, &fi);
+		return;
+	}
+	if (want & UPROBES_WANT_UV)
+		attach_uv(u, path, pid, &fi);
+	if (want & UPROBES_WANT_SSL)
+		/* libssl, or OpenSSL linked in (node): quiet when absent from an executable. */
+		attach_ssl(u, path, pid, &fi, e->exe);
 }
 
 static void look_process(struct uprobes *u, uint32_t pid)

@@ -49,6 +49,40 @@ struct go_points {
 int uprobes_go_layout(struct elfbin *eb, struct sb_go_binary *out, struct go_points *pts,
 		      char *why, size_t whylen);
 
+/* Where to attach OpenSSL's probes in one file (0: absent). */
+struct ssl_points {
+	uint64_t read, read_ex, write, write_ex, set_fd, free;
+};
+
+/* What uprobes_inspect() looks for. */
+#define UPROBES_WANT_GO		0x1	/* an executable: Go layout */
+#define UPROBES_WANT_UV		0x2	/* an executable: libuv's uv__read */
+#define UPROBES_WANT_SSL	0x4	/* OpenSSL functions */
+
+#define UPROBES_FINDINGS_MAGIC 0x73627570u
+
+/* Everything the attacher needs to know of one binary (passed between processes as bytes). */
+struct uprobes_findings {
+	uint32_t magic;
+	int open;			/* elfbin_open()'s result */
+	bool is_go;
+	int go;				/* uprobes_go_layout()'s result (-ENOENT: not looked at) */
+	char go_why[256];
+	struct sb_go_binary go_layout;
+	struct go_points go_pts;
+	int ssl;			/* uprobes_ssl_points()'s */
+	struct ssl_points ssl_pts;
+	int uv;				/* uprobes_uv_points()'s */
+	uint64_t uv_off;
+	uint32_t uv_fd;
+};
+
+/* Read the file at path for what want asks (UPROBES_WANT_*).  Pure; for tests and the helper. */
+void uprobes_inspect(const char *path, unsigned want, struct uprobes_findings *fi);
+
+/* `spanbpf --inspect-binary PATH WANT`: uprobes_inspect(), its findings on stdout.  0 or 1. */
+int uprobes_inspect_main(const char *path, const char *want);
+
 struct uprobes_opts {
 	/*
 	 * The kernel side (probe.h's probe_attach_uprobe() and
@@ -63,15 +97,17 @@ struct uprobes_opts {
 	void *ctx;
 	const char *proc_root;		/* NULL = "/proc" */
 	uint32_t self_tgid;		/* never looked at */
+	/*
+	 * The agent's executable, run as `--inspect-binary` to read each binary
+	 * in a process of its own (memory, and safety against hostile files);
+	 * NULL: read in this process (tests).
+	 */
+	const char *inspector;
 	bool tls;			/* tls.enabled: OpenSSL and crypto/tls probes */
 	bool go;			/* runtimes.go: the Go linking probes */
 	bool node;			/* runtimes.node: the libuv probes */
 };
 
-/* Where to attach OpenSSL's probes in one file (0: absent). */
-struct ssl_points {
-	uint64_t read, read_ex, write, write_ex, set_fd, free;
-};
 
 /*
  * libuv's uv__read in a binary and the offset of uv_stream_s.io_watcher.fd
