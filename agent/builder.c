@@ -757,6 +757,7 @@ static struct span *build_connect_failure(struct builder *b, const struct http_t
 	span_add_str(span, "error.type", etype);
 	span->status = SPAN_STATUS_ERROR;
 	span->status_message = arena_strndup(&span->arena, msg, strlen(msg));
+	span->utf8_checked = true;
 	atomic_fetch_add_explicit(&b->built, 1, memory_order_relaxed);
 	return span;
 }
@@ -810,11 +811,20 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 	 * unknown method is "HTTP" there (semconv), the template stays.
 	 */
 	tmpl_len = server ? target_template(&t, tmpl) : 0;
-	if (tmpl_len)
-		snprintf(b->text, sizeof(b->text), "%s %s", known ? known : "HTTP", tmpl);
-	else
-		snprintf(b->text, sizeof(b->text), "%s", known ? known : "HTTP");
-	set_name_text(b, span, b->text, strlen(b->text));
+	{
+		const char *m = known ? known : "HTTP";
+		size_t ml = strlen(m), nl = ml;
+
+		/* tmpl_len <= BUILDER_TEMPLATE_MAX + 8 and methods are short: it fits. */
+		memcpy(b->text, m, ml);
+		if (tmpl_len && ml + 1 + tmpl_len < sizeof(b->text)) {
+			b->text[ml] = ' ';
+			memcpy(b->text + ml + 1, tmpl, tmpl_len);
+			nl = ml + 1 + tmpl_len;
+		}
+		b->text[nl] = '\0';
+		set_name_text(b, span, b->text, nl);
+	}
 
 	span_add_str(span, "http.request.method", known ? known : "_OTHER");
 	if (!known)
@@ -844,6 +854,7 @@ struct span *builder_build_ex(struct builder *b, const struct http_txn *txn,
 		if (msg)
 			span->status_message = arena_strndup(&span->arena, msg, strlen(msg));
 	}
+	span->utf8_checked = true;	/* every string above was repaired or is ASCII */
 	atomic_fetch_add_explicit(&b->built, 1, memory_order_relaxed);
 	return span;
 skip:

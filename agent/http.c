@@ -9,6 +9,7 @@
 #include "http.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hex.h"
@@ -27,6 +28,32 @@ bool http_is_tchar(unsigned char c)
 
 /* Bytes that end (or break) a field line: LF, CR, NUL. */
 static const unsigned char line_stop[256] = { ['\n'] = 1, ['\r'] = 1, ['\0'] = 1 };
+
+/* Does the word w hold a zero byte (the classic bit trick)? */
+static inline uint64_t has_zero(uint64_t w)
+{
+	return (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+}
+
+/*
+ * The first LF, CR or NUL in buf[i..len), or len: eight bytes at a time,
+ * then byte by byte within the word that holds one.
+ */
+static inline size_t line_end(const char *buf, size_t i, size_t len)
+{
+	while (i + 8 <= len) {
+		uint64_t w;
+
+		memcpy(&w, buf + i, 8);
+		if (has_zero(w) || has_zero(w ^ 0x0a0a0a0a0a0a0a0aull) ||
+		    has_zero(w ^ 0x0d0d0d0d0d0d0d0dull))
+			break;
+		i += 8;
+	}
+	while (i < len && !line_stop[(unsigned char)buf[i]])
+		i++;
+	return i;
+}
 
 /* A request-target byte: anything visible, no space, no control character. */
 static bool is_target_char(unsigned char c)
@@ -365,8 +392,7 @@ static bool parse_fields(const char *buf, size_t len, bool crlf, enum fold_rule 
 		size_t n, k, vlen, j = i;
 
 		/* One pass to the line's end: a CR only right before its LF, no NUL. */
-		while (j < len && !line_stop[(unsigned char)buf[j]])
-			j++;
+		j = line_end(buf, j, len);
 		if (j == len || buf[j] == '\0')
 			return false;
 		n = j - i;

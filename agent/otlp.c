@@ -375,12 +375,20 @@ struct span_plan {
 	bool has_status;
 };
 
-/* Measure s into w; -E2BIG when it alone is over OTLP_SPAN_MAX (sums cannot wrap). */
-static int wstr_measure(struct wstr *w, const char *s)
+/*
+ * Measure s into w; -E2BIG when it alone is over OTLP_SPAN_MAX (sums cannot
+ * wrap).  checked: s is known to be valid UTF-8 (the builder's spans).
+ */
+static int wstr_measure(struct wstr *w, const char *s, bool checked)
 {
 	w->s = s;
 	w->bad = false;
-	w->len = s ? utf8_repaired_len(s, strlen(s), &w->bad) : 0;
+	if (!s)
+		w->len = 0;
+	else if (checked)
+		w->len = strlen(s);
+	else
+		w->len = utf8_repaired_len(s, strlen(s), &w->bad);
 	return w->len > OTLP_SPAN_MAX ? -E2BIG : 0;
 }
 
@@ -398,13 +406,14 @@ static uint8_t *put_wstr(uint8_t *p, uint8_t tag, const struct wstr *w)
  * Length of a's AnyValue (attribute i) into *len: 0 when a's type is unknown
  * and the attribute is left out.  0 or -E2BIG.
  */
-static int measure_any(struct span_plan *pl, size_t i, const struct attr *a, size_t *len)
+static int measure_any(struct span_plan *pl, size_t i, const struct attr *a, bool checked,
+		       size_t *len)
 {
 	int err = 0;
 
 	switch (a->type) {
 	case ATTR_STRING:
-		err = wstr_measure(&pl->val[i], a->s);
+		err = wstr_measure(&pl->val[i], a->s, checked);
 		*len = field_len(pl->val[i].len);
 		break;
 	case ATTR_INT:
@@ -431,7 +440,7 @@ static int span_measure(struct span_plan *pl, const struct span *s, size_t *out)
 
 	if (s->has_parent)
 		len += field_len(sizeof(s->parent_span_id));
-	err = wstr_measure(&pl->name, s->name);
+	err = wstr_measure(&pl->name, s->name, s->utf8_checked);
 	if (err)
 		return err;
 	if (pl->name.len)
@@ -446,14 +455,14 @@ static int span_measure(struct span_plan *pl, const struct span *s, size_t *out)
 	for (size_t i = 0; i < s->nattrs; i++) {
 		const struct attr *a = &s->attrs[i];
 
-		err = measure_any(pl, i, a, &pl->any_len[i]);
+		err = measure_any(pl, i, a, s->utf8_checked, &pl->any_len[i]);
 		if (err)
 			return err;
 		if (!pl->any_len[i]) {
 			pl->dropped++;
 			continue;
 		}
-		err = wstr_measure(&pl->key[i], a->key);
+		err = wstr_measure(&pl->key[i], a->key, s->utf8_checked);
 		if (err)
 			return err;
 		pl->kv_len[i] = (pl->key[i].len ? field_len(pl->key[i].len) : 0) +
@@ -462,7 +471,7 @@ static int span_measure(struct span_plan *pl, const struct span *s, size_t *out)
 	}
 	if (pl->dropped)
 		len += 1 + varint_len(pl->dropped);
-	err = wstr_measure(&pl->msg, s->status_message);
+	err = wstr_measure(&pl->msg, s->status_message, s->utf8_checked);
 	if (err)
 		return err;
 	pl->has_status = s->status != SPAN_STATUS_UNSET || pl->msg.len;

@@ -83,6 +83,8 @@ struct span {
 	uint8_t span_id[8];
 	uint8_t parent_span_id[8];
 	bool has_parent;
+	/* Every string is valid UTF-8 already (the builder's spans): the encoder need not check. */
+	bool utf8_checked;
 	uint8_t kind;			/* enum span_kind */
 	uint8_t status;			/* enum span_status */
 	uint32_t trace_flags;		/* W3C trace flags (0x01 = sampled) */
