@@ -110,6 +110,24 @@ static __always_inline __u64 go_goid(struct pt_regs *ctx, const struct sb_go_bin
 }
 
 /*
+ * The probed binary and the current goroutine (key->goid), or NULL when
+ * either is unknown; `traced`: the process must be one the agent follows.
+ */
+static __always_inline const struct sb_go_binary *go_here(struct pt_regs *ctx, struct go_key *key,
+							   __u32 *fn, bool traced)
+{
+	const struct sb_go_binary *b;
+
+	if (traced && !tgid_traced(key->tgid))
+		return NULL;
+	b = go_bin(ctx, fn);
+	if (!b)
+		return NULL;
+	key->goid = go_goid(ctx, b);
+	return key->goid ? b : NULL;
+}
+
+/*
  * The socket behind a net.Conn interface value (tab, data): a *net.TCPConn,
  * or a *crypto/tls.Conn over one.  Any other type: NULL (no guess).
  */
@@ -149,13 +167,8 @@ int go_serve(struct pt_regs *ctx)
 	bool tls = false;
 	__u32 fn;
 
-	if (!tgid_traced(key.tgid))
-		return 0;
-	b = go_bin(ctx, &fn);
+	b = go_here(ctx, &key, &fn, true);
 	if (!b)
-		return 0;
-	key.goid = go_goid(ctx, b);
-	if (!key.goid)
 		return 0;
 	bias = go_bias(ctx, b, fn);
 	resp = ctx->cx;
@@ -242,14 +255,9 @@ SEC("uprobe")
 int go_goexit1(struct pt_regs *ctx)
 {
 	struct go_key key = { .tgid = bpf_get_current_pid_tgid() >> 32 };
-	const struct sb_go_binary *b;
 	__u32 fn;
 
-	b = go_bin(ctx, &fn);
-	if (!b)
-		return 0;
-	key.goid = go_goid(ctx, b);
-	if (key.goid)
+	if (go_here(ctx, &key, &fn, false))
 		bpf_map_delete_elem(&go_ctx, &key);
 	return 0;
 }
@@ -349,13 +357,8 @@ int go_tls_read(struct pt_regs *ctx)
 	const struct sb_go_binary *b;
 	__u32 fn;
 
-	if (!tgid_traced(key.tgid))
-		return 0;
-	b = go_bin(ctx, &fn);
+	b = go_here(ctx, &key, &fn, true);
 	if (!b)
-		return 0;
-	key.goid = go_goid(ctx, b);
-	if (!key.goid)
 		return 0;
 	r.conn = ctx->ax;
 	r.buf = ctx->bx;
@@ -378,11 +381,8 @@ int go_tls_read_ret(struct pt_regs *ctx)
 	__s64 n = ctx->ax;
 	__u32 fn;
 
-	b = go_bin(ctx, &fn);
-	if (!b)
-		return 0;
-	key.goid = go_goid(ctx, b);
-	rp = key.goid ? bpf_map_lookup_elem(&go_tls_reads, &key) : NULL;
+	b = go_here(ctx, &key, &fn, false);
+	rp = b ? bpf_map_lookup_elem(&go_tls_reads, &key) : NULL;
 	if (!rp)
 		return 0;
 	r = *rp;

@@ -531,7 +531,7 @@ class PyServer:
         return names
 
 
-NGINX_CONF = """\
+NGINX_HEAD = """\
 daemon off;
 master_process on;
 worker_processes {workers};
@@ -541,11 +541,22 @@ error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     access_log {access_log};
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+"""
+
+
+def nginx_conf(dir, http_body, workers=1, access_log="off", tmp=None):
+    """An nginx.conf for a foreground nginx under dir: the common head, then http_body (the rest
+    of the http block: its directives and server blocks, already formatted)."""
+    return NGINX_HEAD.format(dir=dir, workers=workers, access_log=access_log,
+                             tmp=tmp or dir) + http_body + "}\n"
+
+
+NGINX_SERVER = """\
     types {{ text/html html; text/plain txt; application/octet-stream bin; }}
     default_type application/octet-stream;
     sendfile on;
@@ -558,7 +569,6 @@ http {{
         root {dir}/www;
         location / {{ }}
     }}
-}}
 """
 
 
@@ -590,10 +600,12 @@ class Nginx:
         last_err = ""
         for attempt in range(5):
             self.port = free_port()
-            conf = NGINX_CONF.format(
-                dir=self.dir, port=self.port, workers=self.workers,
-                access_log=("%s/access.log" % self.dir) if self.access_log else "off",
-                listen6=("        listen [::1]:%d;\n" % self.port) if self.ipv6 else "")
+            conf = nginx_conf(
+                self.dir, NGINX_SERVER.format(
+                    dir=self.dir, port=self.port,
+                    listen6=("        listen [::1]:%d;\n" % self.port) if self.ipv6 else ""),
+                workers=self.workers, tmp="%s/tmp" % self.dir,
+                access_log=("%s/access.log" % self.dir) if self.access_log else "off")
             (self.dir / "nginx.conf").write_text(conf)
             self._err = open(self.dir / "stderr", "ab")
             self.proc = spawn([binary, "-p", self.dir, "-c", self.dir / "nginx.conf",

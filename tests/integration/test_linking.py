@@ -46,26 +46,11 @@ class ChainServer:
         T.stop_process(self.proc)
 
 
-NGINX_PROXY_CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-user nobody nogroup;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+NGINX_PROXY_SERVER = """\
     server {{
         listen 127.0.0.1:{port};
         location / {{ proxy_pass {upstream}; }}
     }}
-}}
 """
 
 
@@ -77,7 +62,8 @@ class NginxProxy:
     def start(self):
         self.port = T.free_port((T.socket.AF_INET,))
         conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_PROXY_CONF.format(dir=self.dir, port=self.port, upstream=self.upstream))
+        conf.write_text(T.nginx_conf(self.dir, NGINX_PROXY_SERVER.format(port=self.port,
+                                                                      upstream=self.upstream)))
         os.chmod(self.dir, 0o777)
         self.proc = T.spawn(["nginx", "-p", str(self.dir), "-c", str(conf), "-e",
                              str(self.dir / "error.log")], "nginx-proxy")

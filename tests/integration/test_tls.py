@@ -20,21 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spanbpf_test as T  # noqa: E402
 from spanbpf_test import attr  # noqa: E402
 
-NGINX_TLS_CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-user nobody nogroup;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+NGINX_TLS_SERVER = """\
     keepalive_requests 10000;
     server {{
         listen 127.0.0.1:{port} ssl;
@@ -42,7 +28,6 @@ http {{
         ssl_certificate_key {dir}/key.pem;
         root {dir}/www;
     }}
-}}
 """
 
 # A Python HTTPS server (ThreadingHTTPServer + ssl) that calls an HTTPS upstream while serving.
@@ -98,7 +83,7 @@ class NginxTLS:
         os.chmod(self.dir, 0o755)
         self.port = T.free_port((T.socket.AF_INET,))
         conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_TLS_CONF.format(dir=self.dir, port=self.port))
+        conf.write_text(T.nginx_conf(self.dir, NGINX_TLS_SERVER.format(dir=self.dir, port=self.port)))
         self.proc = T.spawn(["nginx", "-p", str(self.dir), "-c", str(conf), "-e",
                              str(self.dir / "error.log")], "nginx-tls",
                             stop_signal=T.signal.SIGQUIT)
